@@ -1,0 +1,315 @@
+package vrrp
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Event is something that happened to an instance: Start, Stop, Tick,
+// AdvertReceived, FaultChanged or PriorityChanged.
+type Event interface{ event() }
+
+// Start leaves INIT: the instance joins the election (RFC 5798 section 6.4.1).
+type Start struct{}
+
+// Stop shuts the instance down; a master resigns with priority 0 so that a
+// backup takes over after Skew_Time rather than Master_Down_Interval.
+type Stop struct{}
+
+// Tick tells the instance that the time passed to Handle has reached
+// NextDeadline (or later).
+type Tick struct{}
+
+// AdvertReceived is a valid advertisement for this virtual router from another
+// router. The caller has already dropped malformed and foreign packets.
+type AdvertReceived struct {
+	From     netip.Addr
+	Priority uint8
+	Interval time.Duration // the sender's advertisement interval
+}
+
+// FaultChanged raises or clears one reason for FAULT, such as "link eth0
+// down". The instance is in FAULT while any reason is raised.
+type FaultChanged struct {
+	Reason string
+	Active bool
+}
+
+// PriorityChanged sets the effective priority, already clamped by the caller
+// (keepalived's weights: 1..254). It is ignored for the address owner.
+type PriorityChanged struct {
+	Priority uint8
+}
+
+func (Start) event()           {}
+func (Stop) event()            {}
+func (Tick) event()            {}
+func (AdvertReceived) event()  {}
+func (FaultChanged) event()    {}
+func (PriorityChanged) event() {}
+
+// Action is something the caller must do: SendAdvertisement, AddAddresses,
+// RemoveAddresses, Announce, or report a Transition.
+type Action interface{ action() }
+
+// SendAdvertisement sends one advertisement with this priority and interval.
+type SendAdvertisement struct {
+	Priority uint8
+	Interval time.Duration
+}
+
+// AddAddresses adds the virtual addresses to the interface.
+type AddAddresses struct{}
+
+// RemoveAddresses removes the virtual addresses from the interface.
+type RemoveAddresses struct{}
+
+// Announce sends gratuitous ARP for the virtual addresses so that hosts on
+// the segment move their caches to us.
+type Announce struct{}
+
+// Transition reports a change of state and why it happened, in words an
+// operator can act on.
+type Transition struct {
+	From, To State
+	Reason   string
+}
+
+func (SendAdvertisement) action() {}
+func (AddAddresses) action()      {}
+func (RemoveAddresses) action()   {}
+func (Announce) action()          {}
+func (Transition) action()        {}
+
+// Handle applies one event that happened at now and returns what the caller
+// must do, in order.
+func (in *Instance) Handle(now time.Time, ev Event) []Action {
+	switch e := ev.(type) {
+	case Start:
+		return in.start(now)
+	case Stop:
+		return in.stop()
+	case Tick:
+		return in.tick(now)
+	case AdvertReceived:
+		return in.advertReceived(now, e)
+	case FaultChanged:
+		return in.faultChanged(now, e)
+	case PriorityChanged:
+		return in.priorityChanged(now, e)
+	}
+	return nil
+}
+
+func (in *Instance) start(now time.Time) []Action {
+	if in.state != Init {
+		return nil
+	}
+	in.started = now
+	if len(in.faults) > 0 {
+		return in.enterFault(fmt.Sprintf("starting with %s", in.faultList()))
+	}
+	return in.join(now, "started")
+}
+
+// join enters the election from INIT or FAULT: the owner becomes master at
+// once, everyone else waits a Master_Down_Interval as backup.
+func (in *Instance) join(now time.Time, why string) []Action {
+	if in.cfg.Priority == OwnerPriority {
+		return in.becomeMaster(now, why+"; priority 255 owns the addresses")
+	}
+	in.masterAdverInterval = in.cfg.AdvertInterval
+	in.masterAddr = netip.Addr{}
+	return in.becomeBackup(now, fmt.Sprintf("%s; waiting %v for a master", why, in.MasterDownInterval()))
+}
+
+func (in *Instance) stop() []Action {
+	if in.state == Init {
+		return nil
+	}
+	return in.leave(Init, "stopped")
+}
+
+// leave moves to INIT or FAULT; a master resigns on the way out.
+func (in *Instance) leave(to State, why string) []Action {
+	wasMaster := in.state == Master
+	in.masterAddr = netip.Addr{}
+	acts := []Action{in.setState(to, why)}
+	if wasMaster {
+		acts = append(acts,
+			SendAdvertisement{Priority: 0, Interval: in.cfg.AdvertInterval},
+			RemoveAddresses{})
+	}
+	return acts
+}
+
+func (in *Instance) tick(now time.Time) []Action {
+	switch in.state {
+	case Master:
+		if now.Before(in.advertAt) {
+			return nil
+		}
+		// Keep the cadence of the schedule, but never fire a burst to catch up
+		// after a stall: one advertisement, then the next interval from now.
+		in.advertAt = in.advertAt.Add(in.cfg.AdvertInterval)
+		if !in.advertAt.After(now) {
+			in.advertAt = now.Add(in.cfg.AdvertInterval)
+		}
+		return []Action{in.advertisement()}
+	case Backup:
+		if now.Before(in.masterDownAt) {
+			return nil
+		}
+		why := "no advertisement for Master_Down_Interval"
+		if in.masterAddr.IsValid() {
+			why = fmt.Sprintf("master %v silent for Master_Down_Interval (%v)", in.masterAddr, in.MasterDownInterval())
+		}
+		return in.becomeMaster(now, why)
+	}
+	return nil
+}
+
+func (in *Instance) advertReceived(now time.Time, ad AdvertReceived) []Action {
+	if ad.From == in.cfg.Address {
+		return nil
+	}
+	switch in.state {
+	case Backup:
+		return in.backupReceived(now, ad)
+	case Master:
+		return in.masterReceived(now, ad)
+	}
+	return nil
+}
+
+// backupReceived is RFC 5798 section 6.4.2 with keepalived's preempt_delay
+// and the optional early takeover from a lower-priority master.
+func (in *Instance) backupReceived(now time.Time, ad AdvertReceived) []Action {
+	if ad.Priority == 0 {
+		// The master resigned: take over after Skew_Time, so that the backup
+		// with the highest priority answers first.
+		in.masterDownAt = now.Add(in.SkewTime())
+		in.lowerSince = time.Time{}
+		return nil
+	}
+	if !in.cfg.Preempt || ad.Priority >= in.effective {
+		in.follow(now, ad)
+		in.lowerSince = time.Time{}
+		return nil
+	}
+	// A master with lower priority than ours, and we preempt.
+	if in.lowerSince.IsZero() {
+		in.lowerSince = now
+	}
+	if now.Before(in.lowerSince.Add(in.cfg.PreemptDelay)) {
+		// preempt_delay: keep following it until the delay has passed.
+		in.follow(now, ad)
+		return nil
+	}
+	if in.cfg.LowerPriorityIsResignation {
+		if at := now.Add(in.SkewTime()); at.Before(in.masterDownAt) {
+			in.masterDownAt = at
+		}
+	}
+	// Otherwise discard: Master_Down_Timer runs out and we preempt.
+	return nil
+}
+
+// follow accepts the sender as our master and restarts Master_Down_Timer.
+func (in *Instance) follow(now time.Time, ad AdvertReceived) {
+	in.masterAddr = ad.From
+	in.masterPriority = ad.Priority
+	if in.cfg.Version == 3 && ad.Interval > 0 {
+		in.masterAdverInterval = ad.Interval
+	}
+	in.masterDownAt = now.Add(in.MasterDownInterval())
+}
+
+// masterReceived is RFC 5798 section 6.4.3, plus keepalived's immediate
+// answer to a lower priority so that the other router steps back at once.
+func (in *Instance) masterReceived(now time.Time, ad AdvertReceived) []Action {
+	if ad.Priority == 0 {
+		in.advertAt = now.Add(in.cfg.AdvertInterval)
+		return []Action{in.advertisement()}
+	}
+	higher := ad.Priority > in.effective ||
+		(ad.Priority == in.effective && ad.From.Compare(in.cfg.Address) > 0)
+	if !higher {
+		in.advertAt = now.Add(in.cfg.AdvertInterval)
+		return []Action{in.advertisement()}
+	}
+	why := fmt.Sprintf("%v advertises priority %d, above our %d", ad.From, ad.Priority, in.effective)
+	if ad.Priority == in.effective {
+		why = fmt.Sprintf("%v advertises the same priority %d from a higher address", ad.From, ad.Priority)
+	}
+	in.follow(now, ad)
+	in.lowerSince = time.Time{}
+	return []Action{in.setState(Backup, why), RemoveAddresses{}}
+}
+
+func (in *Instance) faultChanged(now time.Time, f FaultChanged) []Action {
+	if f.Active == in.faults[f.Reason] {
+		return nil
+	}
+	if f.Active {
+		in.faults[f.Reason] = true
+	} else {
+		delete(in.faults, f.Reason)
+	}
+	switch {
+	case in.state == Init:
+		return nil
+	case len(in.faults) > 0 && in.state != Fault:
+		return in.enterFault(f.Reason)
+	case len(in.faults) == 0 && in.state == Fault:
+		return in.join(now, f.Reason+" cleared")
+	}
+	return nil
+}
+
+func (in *Instance) enterFault(why string) []Action {
+	return in.leave(Fault, why)
+}
+
+func (in *Instance) priorityChanged(now time.Time, p PriorityChanged) []Action {
+	if in.cfg.Priority == OwnerPriority || p.Priority == 0 || p.Priority == in.effective {
+		return nil
+	}
+	in.effective = p.Priority
+	if in.state == Master {
+		// Tell the backups now: one of them may now outrank us.
+		in.advertAt = now.Add(in.cfg.AdvertInterval)
+		return []Action{in.advertisement()}
+	}
+	return nil
+}
+
+func (in *Instance) becomeMaster(now time.Time, why string) []Action {
+	in.advertAt = now.Add(in.cfg.AdvertInterval)
+	in.lowerSince = time.Time{}
+	t := in.setState(Master, why)
+	return []Action{t, AddAddresses{}, in.advertisement(), Announce{}}
+}
+
+func (in *Instance) becomeBackup(now time.Time, why string) []Action {
+	in.masterDownAt = now.Add(in.MasterDownInterval())
+	in.lowerSince = time.Time{}
+	return []Action{in.setState(Backup, why)}
+}
+
+func (in *Instance) setState(to State, why string) Transition {
+	t := Transition{From: in.state, To: to, Reason: why}
+	in.state = to
+	in.transitions++
+	return t
+}
+
+func (in *Instance) advertisement() SendAdvertisement {
+	return SendAdvertisement{Priority: in.effective, Interval: in.cfg.AdvertInterval}
+}
+
+func (in *Instance) faultList() string {
+	return strings.Join(in.Faults(), ", ")
+}

@@ -1,0 +1,189 @@
+// Package vrrp is the VRRP state machine of one virtual router (RFC 3768 and
+// RFC 5798, section 6.4), written as a pure value: it opens no socket and reads
+// no clock. The caller feeds it events stamped with the current time and
+// carries out the actions it returns; NextDeadline tells the caller when to
+// come back with a Tick.
+//
+// Beyond the RFCs it follows keepalived where operators rely on it: a master
+// that hears a lower priority answers at once so the sender steps back
+// quickly, preempt_delay holds off a takeover after start or after first
+// hearing a lower-priority master, a master that enters FAULT resigns with
+// priority 0, and (option LowerPriorityIsResignation) a preempting backup that
+// hears a master of lower priority takes over after Skew_Time instead of
+// waiting out the whole Master_Down_Interval.
+package vrrp
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"time"
+)
+
+// State is the protocol state of an instance.
+type State uint8
+
+// The states of RFC 5798 section 6.4 plus FAULT, keepalived's state for an
+// instance that must not take part in the election (a tracked link is down or a
+// weight-0 check fails).
+const (
+	Init State = iota
+	Backup
+	Master
+	Fault
+)
+
+func (s State) String() string {
+	switch s {
+	case Init:
+		return "INIT"
+	case Backup:
+		return "BACKUP"
+	case Master:
+		return "MASTER"
+	case Fault:
+		return "FAULT"
+	}
+	return fmt.Sprintf("State(%d)", uint8(s))
+}
+
+// OwnerPriority is the priority of the router that owns the virtual addresses
+// (RFC 5798 section 5.2.4): it becomes master at once and its priority is never
+// moved by health.
+const OwnerPriority = 255
+
+// Config is what the state machine needs to know about its virtual router.
+type Config struct {
+	VRID     uint8
+	Priority uint8 // base priority, 1..255
+	Version  uint8 // 2 or 3
+	// AdvertInterval is our own Advertisement_Interval.
+	AdvertInterval time.Duration
+	Preempt        bool
+	PreemptDelay   time.Duration
+	// Address is our primary IPv4 address on the interface (or the unicast
+	// source); equal priorities are decided by the higher primary address.
+	Address netip.Addr
+	// LowerPriorityIsResignation makes a preempting backup treat an
+	// advertisement of lower priority than its own as a resignation: it takes
+	// over after Skew_Time, as after priority 0, instead of after the full
+	// Master_Down_Interval. The higher priority wins either way; this only
+	// shortens the time both sides spend deciding it.
+	LowerPriorityIsResignation bool
+}
+
+// Instance is the state of one VRRP instance. The zero value is not usable;
+// call New.
+type Instance struct {
+	cfg Config
+
+	state     State
+	effective uint8 // effective priority: base moved by health, 1..254, or 255
+
+	// masterAdverInterval is Master_Adver_Interval: in v3 a backup adopts the
+	// interval the master advertises.
+	masterAdverInterval time.Duration
+	masterAddr          netip.Addr
+	masterPriority      uint8
+
+	advertAt     time.Time // MASTER: when the next advertisement is due
+	masterDownAt time.Time // BACKUP: when the master is declared down
+	started      time.Time // when Start was handled, for preempt_delay
+	lowerSince   time.Time // BACKUP: first advert of a lower-priority master seen since the last higher one
+
+	faults      map[string]bool
+	transitions int
+}
+
+// New returns an instance in INIT. It validates the configuration so that a
+// bad one is reported here and never reaches the protocol.
+func New(cfg Config) (*Instance, error) {
+	switch {
+	case cfg.VRID == 0:
+		return nil, fmt.Errorf("vrrp: virtual router id 0 is invalid; use 1 to 255")
+	case cfg.Priority == 0:
+		return nil, fmt.Errorf("vrrp: priority 0 is reserved for resignation; use 1 to 255")
+	case cfg.Version != 2 && cfg.Version != 3:
+		return nil, fmt.Errorf("vrrp: version %d is not supported; use 2 or 3", cfg.Version)
+	case cfg.AdvertInterval <= 0:
+		return nil, fmt.Errorf("vrrp: advertisement interval must be positive")
+	case !cfg.Address.Is4():
+		return nil, fmt.Errorf("vrrp: primary address %v is not IPv4", cfg.Address)
+	}
+	return &Instance{
+		cfg:                 cfg,
+		effective:           cfg.Priority,
+		masterAdverInterval: cfg.AdvertInterval,
+		faults:              map[string]bool{},
+	}, nil
+}
+
+// Config returns the configuration the instance was built with.
+func (in *Instance) Config() Config { return in.cfg }
+
+// State returns the current state.
+func (in *Instance) State() State { return in.state }
+
+// EffectivePriority is the priority the instance advertises and elects with.
+func (in *Instance) EffectivePriority() uint8 { return in.effective }
+
+// MasterAddress is the primary address of the current master as far as this
+// instance knows: its own while MASTER, the last accepted advertisement's
+// sender while BACKUP, invalid when unknown.
+func (in *Instance) MasterAddress() netip.Addr {
+	if in.state == Master {
+		return in.cfg.Address
+	}
+	return in.masterAddr
+}
+
+// Transitions counts state changes since New.
+func (in *Instance) Transitions() int { return in.transitions }
+
+// AdvertInterval is the interval the instance currently uses: its own while
+// MASTER, the master's (Master_Adver_Interval) otherwise.
+func (in *Instance) AdvertInterval() time.Duration {
+	if in.state == Master {
+		return in.cfg.AdvertInterval
+	}
+	return in.masterAdverInterval
+}
+
+// Faults lists the reasons that currently hold the instance in FAULT.
+func (in *Instance) Faults() []string {
+	out := make([]string, 0, len(in.faults))
+	for r := range in.faults {
+		out = append(out, r)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// SkewTime is Skew_Time for our effective priority: RFC 3768 uses
+// (256-Priority)/256 seconds, RFC 5798 scales it by Master_Adver_Interval.
+func (in *Instance) SkewTime() time.Duration {
+	p := time.Duration(256 - int(in.effective))
+	if in.cfg.Version == 2 {
+		return p * time.Second / 256
+	}
+	return p * in.masterAdverInterval / 256
+}
+
+// MasterDownInterval is 3 × Master_Adver_Interval + Skew_Time (RFC 5798
+// section 6.1; in RFC 3768 the advertisement interval is our own, which a v2
+// master must share).
+func (in *Instance) MasterDownInterval() time.Duration {
+	return 3*in.masterAdverInterval + in.SkewTime()
+}
+
+// NextDeadline is when the caller must deliver a Tick, or the zero time when
+// no timer runs.
+func (in *Instance) NextDeadline() time.Time {
+	switch in.state {
+	case Master:
+		return in.advertAt
+	case Backup:
+		return in.masterDownAt
+	}
+	return time.Time{}
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the system packages hasidecar's lab tests, benchmarks and demo use
+# (nginx, keepalived, iproute2), when they are missing, as root on Debian.
+# Installing Debian's keepalived and nginx starts no VRRP: keepalived has no
+# /etc/keepalived/keepalived.conf, and we never run either in the root namespace.
+set -euo pipefail
+need=()
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v keepalived >/dev/null 2>&1 || [ -x /usr/sbin/keepalived ] || need+=(keepalived)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "hasidecar: missing ${need[*]}; install them (Debian: apt-get install ${need[*]}) or run as root on Debian" >&2
+  exit 0 # the lab tests then skip with a message; under CI=true they fail
+fi
+echo "installing ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# Debian's nginx package starts nginx in the root namespace; the lab runs its
+# own nginx processes inside namespaces and needs none outside.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet nginx 2>/dev/null; then
+  systemctl stop nginx || true
+fi

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/hasidecar/hasidecar/host/control"
+)
+
+func writeJSON(w io.Writer, st *control.Status) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(st)
+}
+
+// writeTable prints the status as aligned columns, instances first.
+func writeTable(w io.Writer, st *control.Status) error {
+	fmt.Fprintf(w, "node %s\n\n", st.NodeName)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "INSTANCE\tSTATE\tPRIORITY\tEFFECTIVE\tVRID\tINTERFACE\tVIRTUAL IPS\tMASTER\tTRANSITIONS\tWHY")
+	for _, in := range st.Instances {
+		why := in.LastReason
+		if len(in.Faults) > 0 {
+			why = "fault: " + strings.Join(in.Faults, ", ")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%d\t%s\n",
+			in.Name, in.State, in.Priority, in.EffectivePriority, in.VirtualRouterID, in.Interface,
+			strings.Join(in.VirtualIPs, ","), dash(in.MasterAddress), in.Transitions, dash(why))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(st.Checks) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(tw, "CHECK\tPLUGIN\tHEALTHY\tLATENCY\tFAILURES\tLAST MESSAGE")
+	for _, c := range st.Checks {
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%.1fms\t%d\t%s\n", c.Name, c.Plugin, c.Healthy, c.LastLatencyMS, c.ConsecutiveFailures, dash(c.LastMessage))
+	}
+	return tw.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,399 @@
+// Package instance runs one configured VRRP instance: it feeds the pure state
+// machine (package vrrp) with received advertisements, timer ticks and
+// outside events, and carries out the actions it returns on the network: send
+// advertisements, add and remove the virtual addresses, announce them with
+// gratuitous ARP.
+package instance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/hasidecar/hasidecar/host/control"
+	"github.com/hasidecar/hasidecar/host/vrrp"
+	"github.com/hasidecar/hasidecar/host/vrrp/packet"
+	"github.com/hasidecar/hasidecar/host/vrrpconn"
+)
+
+// Spec is one vrrp_instance from the configuration.
+type Spec struct {
+	Name           string
+	Interface      string
+	VRID           uint8
+	Priority       uint8
+	Version        uint8
+	AdvertInterval time.Duration
+	Preempt        bool
+	PreemptDelay   time.Duration
+	VirtualIPs     []netip.Prefix
+	UnicastPeers   []netip.Addr // empty: multicast to 224.0.0.18
+	AuthPass       string       // VRRPv2 simple password; empty: no authentication
+	// LowerPriorityIsResignation: see vrrp.Config.
+	LowerPriorityIsResignation bool
+}
+
+// Conn sends and receives VRRP packets on the instance's interface.
+type Conn interface {
+	Source() netip.Addr
+	Send(payload []byte, dst netip.Addr) error
+	Receive() (vrrpconn.Packet, error)
+	Close() error
+}
+
+// Addresses adds and removes virtual addresses on the interface.
+type Addresses interface {
+	Add(netip.Prefix) error
+	Remove(netip.Prefix) error
+	Has(netip.Prefix) (bool, error)
+}
+
+// Announcer sends gratuitous ARP for addresses.
+type Announcer interface {
+	Announce([]netip.Addr) error
+}
+
+// Gratuitous ARP as keepalived sends it by default (garp_master_repeat 5,
+// garp_master_delay 5): a burst on becoming master and another 5 s later, for
+// switches and hosts that missed the first.
+const (
+	garpBurst       = 5
+	garpSecondBurst = 5 * time.Second
+)
+
+// Runner drives one instance. Create it with New, start it with Run.
+type Runner struct {
+	spec  Spec
+	log   *zap.Logger
+	conn  Conn
+	addrs Addresses
+	garp  Announcer
+
+	fsm    *vrrp.Instance
+	expect packet.Expectation
+	vips   []netip.Addr
+	events chan vrrp.Event
+
+	mu         sync.Mutex
+	status     control.InstanceStatus
+	dropped    map[string]uint64
+	sent, recv uint64
+	onChange   func(vrrp.Transition, uint8)
+}
+
+// New prepares a runner; nothing touches the network until Run.
+func New(spec Spec, conn Conn, addrs Addresses, garp Announcer, log *zap.Logger) (*Runner, error) {
+	fsm, err := vrrp.New(vrrp.Config{
+		VRID:                       spec.VRID,
+		Priority:                   spec.Priority,
+		Version:                    spec.Version,
+		AdvertInterval:             spec.AdvertInterval,
+		Preempt:                    spec.Preempt,
+		PreemptDelay:               spec.PreemptDelay,
+		Address:                    conn.Source(),
+		LowerPriorityIsResignation: spec.LowerPriorityIsResignation,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("instance %s: %w", spec.Name, err)
+	}
+	vips := make([]netip.Addr, len(spec.VirtualIPs))
+	for i, p := range spec.VirtualIPs {
+		vips[i] = p.Addr()
+	}
+	r := &Runner{
+		spec:  spec,
+		log:   log.With(zap.String("instance", spec.Name), zap.Uint8("vrid", spec.VRID), zap.String("interface", spec.Interface)),
+		conn:  conn,
+		addrs: addrs,
+		garp:  garp,
+		fsm:   fsm,
+		vips:  vips,
+		expect: packet.Expectation{
+			Version:   spec.Version,
+			VRID:      spec.VRID,
+			Interval:  spec.AdvertInterval,
+			Addresses: vips,
+			Multicast: len(spec.UnicastPeers) == 0,
+		},
+		events:  make(chan vrrp.Event, 16),
+		dropped: map[string]uint64{},
+	}
+	if spec.AuthPass != "" {
+		r.expect.AuthType = packet.AuthPass
+		r.expect.AuthPass = spec.AuthPass
+	}
+	r.snapshot(nil)
+	return r, nil
+}
+
+// OnTransition registers f to be called (from the runner's goroutine) after
+// every state change, with the effective priority at that moment.
+func (r *Runner) OnTransition(f func(t vrrp.Transition, priority uint8)) { r.onChange = f }
+
+// Deliver hands the runner an outside event (a fault raised or cleared, a new
+// effective priority). It blocks only while the runner is busy, and gives up
+// when ctx ends.
+func (r *Runner) Deliver(ctx context.Context, ev vrrp.Event) {
+	select {
+	case r.events <- ev:
+	case <-ctx.Done():
+	}
+}
+
+// Status is a snapshot for `hasidecar status`.
+func (r *Runner) Status() control.InstanceStatus {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := r.status
+	st.AdvertsSent, st.AdvertsRecv = r.sent, r.recv
+	st.Dropped = make(map[string]uint64, len(r.dropped))
+	for k, v := range r.dropped {
+		st.Dropped[k] = v
+	}
+	return st
+}
+
+// Run takes part in the election until ctx ends, then resigns (priority 0 if
+// master), removes the virtual addresses and returns.
+func (r *Runner) Run(ctx context.Context) error {
+	r.removeStale()
+
+	adverts := make(chan vrrp.AdvertReceived, 64)
+	recvDone := make(chan error, 1)
+	go func() { recvDone <- r.receive(adverts) }()
+
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	var garpAt time.Time // when the second gratuitous ARP burst is due
+
+	step := func(ev vrrp.Event) {
+		now := time.Now()
+		if r.apply(now, ev) {
+			garpAt = now.Add(garpSecondBurst)
+		}
+	}
+	step(vrrp.Start{})
+	for {
+		next := r.fsm.NextDeadline()
+		if !garpAt.IsZero() && (next.IsZero() || garpAt.Before(next)) {
+			next = garpAt
+		}
+		wait := time.Hour
+		if !next.IsZero() {
+			wait = time.Until(next)
+		}
+		timer.Reset(max(wait, 0))
+
+		select {
+		case <-ctx.Done():
+			step(vrrp.Stop{})
+			r.conn.Close()
+			<-recvDone
+			return nil
+		case err := <-recvDone:
+			// The socket failed: leave as if stopping, so the VIPs go with us.
+			step(vrrp.Stop{})
+			return fmt.Errorf("instance %s: receiving advertisements: %w", r.spec.Name, err)
+		case ad := <-adverts:
+			step(ad)
+		case ev := <-r.events:
+			step(ev)
+		case <-timer.C:
+			if !garpAt.IsZero() && !time.Now().Before(garpAt) {
+				garpAt = time.Time{}
+				if r.fsm.State() == vrrp.Master {
+					r.announce("second burst")
+				}
+			}
+			step(vrrp.Tick{})
+		}
+	}
+}
+
+// apply hands one event to the state machine and carries out its actions. It
+// reports whether the actions included a first gratuitous ARP burst.
+func (r *Runner) apply(now time.Time, ev vrrp.Event) (announced bool) {
+	acts := r.fsm.Handle(now, ev)
+	var moved *vrrp.Transition
+	for _, a := range acts {
+		switch a := a.(type) {
+		case vrrp.Transition:
+			moved = &a
+			r.log.Info("state changed",
+				zap.String("from", a.From.String()), zap.String("to", a.To.String()),
+				zap.String("reason", a.Reason), zap.Uint8("priority", r.fsm.EffectivePriority()))
+		case vrrp.SendAdvertisement:
+			r.send(a)
+		case vrrp.AddAddresses:
+			for _, p := range r.spec.VirtualIPs {
+				if err := r.addrs.Add(p); err != nil {
+					r.log.Error("adding virtual address", zap.Stringer("address", p), zap.Error(err))
+				}
+			}
+		case vrrp.RemoveAddresses:
+			for _, p := range r.spec.VirtualIPs {
+				if err := r.addrs.Remove(p); err != nil {
+					r.log.Error("removing virtual address", zap.Stringer("address", p), zap.Error(err))
+				}
+			}
+		case vrrp.Announce:
+			r.announce("on becoming master")
+			announced = true
+		}
+	}
+	r.snapshot(moved)
+	if moved != nil && r.onChange != nil {
+		r.onChange(*moved, r.fsm.EffectivePriority())
+	}
+	return announced
+}
+
+// send builds and sends one advertisement: to 224.0.0.18, or to each unicast
+// peer with that peer in the v3 pseudo-header checksum.
+func (r *Runner) send(a vrrp.SendAdvertisement) {
+	ad := packet.Advertisement{
+		Version:   r.spec.Version,
+		VRID:      r.spec.VRID,
+		Priority:  a.Priority,
+		Interval:  a.Interval,
+		Addresses: r.vips,
+	}
+	if r.expect.AuthType == packet.AuthPass {
+		ad.AuthType = packet.AuthPass
+		copy(ad.AuthData[:], r.spec.AuthPass)
+	}
+	dsts := r.spec.UnicastPeers
+	if len(dsts) == 0 {
+		dsts = []netip.Addr{packet.MulticastGroup()}
+	}
+	for _, dst := range dsts {
+		b, err := ad.Marshal(r.conn.Source(), dst)
+		if err != nil {
+			r.log.Error("building advertisement", zap.Error(err))
+			return
+		}
+		if err := r.conn.Send(b, dst); err != nil {
+			r.log.Warn("sending advertisement", zap.Stringer("to", dst), zap.Error(err))
+			continue
+		}
+		r.mu.Lock()
+		r.sent++
+		r.mu.Unlock()
+	}
+}
+
+func (r *Runner) announce(why string) {
+	for i := 0; i < garpBurst; i++ {
+		if err := r.garp.Announce(r.vips); err != nil {
+			r.log.Warn("sending gratuitous ARP", zap.String("burst", why), zap.Error(err))
+			return
+		}
+	}
+	r.log.Debug("sent gratuitous ARP", zap.String("burst", why), zap.Int("count", garpBurst))
+}
+
+// receive reads the socket until it is closed, drops what the instance must
+// not act on (counted by reason) and passes the rest to the event loop.
+func (r *Runner) receive(out chan<- vrrp.AdvertReceived) error {
+	for {
+		pkt, err := r.conn.Receive()
+		if err != nil {
+			if errors.Is(err, vrrpconn.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+		if pkt.Src == r.conn.Source() {
+			continue // our own, looped back
+		}
+		ad, err := packet.Unmarshal(pkt.Payload, pkt.Src, pkt.Dst)
+		if err != nil {
+			r.drop(packet.ReasonOf(err), pkt, err)
+			continue
+		}
+		reason := packet.CheckDestination(pkt.Dst, r.expect)
+		if reason == packet.ReasonNone {
+			reason = packet.Check(ad, pkt.TTL, r.expect)
+		}
+		if reason != packet.ReasonNone {
+			r.drop(reason, pkt, nil)
+			continue
+		}
+		r.mu.Lock()
+		r.recv++
+		r.mu.Unlock()
+		out <- vrrp.AdvertReceived{From: pkt.Src, Priority: ad.Priority, Interval: ad.Interval}
+	}
+}
+
+func (r *Runner) drop(reason packet.Reason, pkt vrrpconn.Packet, err error) {
+	r.mu.Lock()
+	r.dropped[string(reason)]++
+	n := r.dropped[string(reason)]
+	r.mu.Unlock()
+	if reason == packet.ReasonVRIDMismatch {
+		return // another instance's packet on the same interface: not news
+	}
+	// Log the first drop of each reason and then every 1000th, so a flood
+	// cannot fill the disk.
+	if n == 1 || n%1000 == 0 {
+		r.log.Warn("dropped advertisement", zap.String("reason", string(reason)),
+			zap.Stringer("from", pkt.Src), zap.Uint64("count", n), zap.Error(err))
+	}
+}
+
+// removeStale removes virtual addresses left on the interface, typically by a
+// crash while master, so that we never answer for them before winning the
+// election.
+func (r *Runner) removeStale() {
+	for _, p := range r.spec.VirtualIPs {
+		has, err := r.addrs.Has(p)
+		if err != nil {
+			r.log.Warn("checking for a stale virtual address", zap.Stringer("address", p), zap.Error(err))
+			continue
+		}
+		if !has {
+			continue
+		}
+		if err := r.addrs.Remove(p); err != nil {
+			r.log.Error("removing a stale virtual address", zap.Stringer("address", p), zap.Error(err))
+			continue
+		}
+		r.log.Warn("removed a virtual address left on the interface before the election (a previous run did not release it)",
+			zap.Stringer("address", p))
+	}
+}
+
+func (r *Runner) snapshot(moved *vrrp.Transition) {
+	vips := make([]string, len(r.spec.VirtualIPs))
+	for i, p := range r.spec.VirtualIPs {
+		vips[i] = p.String()
+	}
+	master := ""
+	if a := r.fsm.MasterAddress(); a.IsValid() {
+		master = a.String()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	st := &r.status
+	st.Name = r.spec.Name
+	st.State = r.fsm.State().String()
+	st.Priority = int(r.spec.Priority)
+	st.EffectivePriority = int(r.fsm.EffectivePriority())
+	st.VirtualRouterID = int(r.spec.VRID)
+	st.Interface = r.spec.Interface
+	st.VirtualIPs = vips
+	st.MasterAddress = master
+	st.Transitions = r.fsm.Transitions()
+	st.Version = int(r.spec.Version)
+	st.AdvertInterval = r.fsm.AdvertInterval().String()
+	st.Faults = r.fsm.Faults()
+	if moved != nil {
+		st.LastReason = moved.Reason
+	}
+}

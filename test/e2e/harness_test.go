@@ -1,0 +1,215 @@
+// Package e2e runs real hasidecar processes, and keepalived as their peer, in
+// private network namespaces built by internal/netlab. Every test builds its
+// own lab and tears it down, also on failure.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hasidecar/hasidecar/host/control"
+	"github.com/hasidecar/hasidecar/internal/netlab"
+)
+
+// binary is the hasidecar built once for the whole package.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "hasidecar-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "hasidecar")
+	build := exec.Command("go", "build", "-o", binary, "github.com/hasidecar/hasidecar/cmd/hasidecar")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building hasidecar:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// vip is the virtual address every test moves around.
+var vip = netip.MustParsePrefix("198.51.100.100/24")
+
+// nodeConfig is one hasidecar node's vrrp_instance, rendered as HCL.
+type nodeConfig struct {
+	Priority       int
+	Version        int
+	AdvertInterval time.Duration
+	Preempt        bool
+	AuthPass       string
+	Unicast        bool // unicast_source = own address, peers = the other nodes
+	VRID           int
+}
+
+func (c nodeConfig) withDefaults() nodeConfig {
+	if c.Version == 0 {
+		c.Version = 3
+	}
+	if c.AdvertInterval == 0 {
+		c.AdvertInterval = 100 * time.Millisecond
+	}
+	if c.VRID == 0 {
+		c.VRID = 51
+	}
+	return c
+}
+
+// daemon is a hasidecar process in a lab node.
+type daemon struct {
+	node   *netlab.Node
+	proc   *netlab.Process
+	config string
+	socket string
+}
+
+func quoteAddrs(as []netip.Addr) string {
+	q := make([]string, len(as))
+	for i, a := range as {
+		q[i] = fmt.Sprintf("%q", a.String())
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}
+
+// startHasidecar writes n's configuration and runs hasidecar in n's namespace.
+func startHasidecar(t *testing.T, lab *netlab.Lab, n *netlab.Node, c nodeConfig) *daemon {
+	t.Helper()
+	c = c.withDefaults()
+	dir := t.TempDir()
+	d := &daemon{node: n, config: filepath.Join(dir, "hasidecar.hcl"), socket: filepath.Join(dir, "hasidecar.sock")}
+	var b strings.Builder
+	fmt.Fprintf(&b, "node_name = %q\nlog_level = \"debug\"\nlog_format = \"console\"\n", n.Name)
+	fmt.Fprintf(&b, "control { socket = %q }\n", d.socket)
+	fmt.Fprintf(&b, "vrrp_instance \"VI_1\" {\n  interface = %q\n  virtual_router_id = %d\n  priority = %d\n", n.Iface, c.VRID, c.Priority)
+	fmt.Fprintf(&b, "  version = %d\n  advert_interval = %q\n  preempt = %v\n", c.Version, c.AdvertInterval.String(), c.Preempt)
+	fmt.Fprintf(&b, "  virtual_ips = [%q]\n", vip.String())
+	if c.Unicast {
+		var peers []netip.Addr
+		for _, o := range lab.Nodes {
+			if o != n {
+				peers = append(peers, o.Addr)
+			}
+		}
+		fmt.Fprintf(&b, "  unicast_source = %q\n  unicast_peers = %s\n", n.Addr.String(), quoteAddrs(peers))
+	}
+	if c.AuthPass != "" {
+		fmt.Fprintf(&b, "  auth_pass = %q\n", c.AuthPass)
+	}
+	b.WriteString("}\n")
+	if err := os.WriteFile(d.config, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.proc = n.Start(t, binary, "run", "--config", d.config)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("hasidecar log of %s:\n%s", n.Name, d.proc.Log())
+		}
+	})
+	return d
+}
+
+// keepalivedPeer runs keepalived in n with the settings of c, so that a
+// mixed pair is configured alike on both sides.
+func keepalivedPeer(t *testing.T, lab *netlab.Lab, n *netlab.Node, c nodeConfig) *netlab.Process {
+	t.Helper()
+	netlab.RequireKeepalived(t)
+	c = c.withDefaults()
+	kc := netlab.KeepalivedConfig{
+		Iface:          n.Iface,
+		State:          "BACKUP",
+		VRID:           c.VRID,
+		Priority:       c.Priority,
+		Version:        c.Version,
+		AdvertInterval: c.AdvertInterval,
+		Preempt:        c.Preempt,
+		VIPs:           []netip.Prefix{vip},
+		AuthPass:       c.AuthPass,
+	}
+	if c.Unicast {
+		kc.UnicastSource = n.Addr
+		for _, o := range lab.Nodes {
+			if o != n {
+				kc.UnicastPeers = append(kc.UnicastPeers, o.Addr)
+			}
+		}
+	}
+	p := n.StartKeepalived(t, kc)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("keepalived log of %s:\n%s", n.Name, p.Log())
+		}
+	})
+	return p
+}
+
+// status asks a running daemon for its status over the control socket.
+func (d *daemon) status(t *testing.T) control.Status {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	resp, err := control.Call(ctx, d.socket, control.Request{Command: "status"})
+	if err != nil || !resp.OK {
+		t.Fatalf("status of %s: %v %+v", d.node.Name, err, resp)
+	}
+	return *resp.Status
+}
+
+// holders lists the nodes that have the VIP on their interface.
+func holders(t *testing.T, lab *netlab.Lab) []*netlab.Node {
+	t.Helper()
+	var out []*netlab.Node
+	for _, n := range lab.Nodes {
+		if n.HasAddress(t, vip.Addr()) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// waitSoleHolder waits until want, and only want, has the VIP, and returns
+// how long that took.
+func waitSoleHolder(t *testing.T, lab *netlab.Lab, want *netlab.Node, timeout time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	var last []*netlab.Node
+	for time.Since(start) < timeout {
+		last = holders(t, lab)
+		if len(last) == 1 && last[0] == want {
+			return time.Since(start)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("after %v the VIP is on %v, want only on %s", timeout, names(last), want.Name)
+	return 0
+}
+
+// holdsSteady checks for d that the VIP stays on want alone.
+func holdsSteady(t *testing.T, lab *netlab.Lab, want *netlab.Node, d time.Duration) {
+	t.Helper()
+	end := time.Now().Add(d)
+	for time.Now().Before(end) {
+		if h := holders(t, lab); len(h) != 1 || h[0] != want {
+			t.Fatalf("VIP on %v, want it to stay on %s alone", names(h), want.Name)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func names(ns []*netlab.Node) []string {
+	out := make([]string, len(ns))
+	for i, n := range ns {
+		out[i] = n.Name
+	}
+	return out
+}

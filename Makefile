@@ -26,7 +26,8 @@ test-short:
 
 # Measurements, hasidecar beside keepalived in the same run; prints a table.
 bench: deps build
-	$(GO) test -count=1 -timeout 30m -run '^$$' -bench . -benchtime 1x ./test/bench/ | tee $(BIN)/bench.txt
+	@mkdir -p $(BIN)
+	$(GO) test -tags bench -count=1 -timeout 60m -run '^TestBench$$' -v ./test/e2e/ | tee $(BIN)/bench.log | grep -v '^ *[0-9-]*T[0-9:.]*Z\|^=== \|^ *hasidecar log\|^ *keepalived log'
 
 demo: deps build
 	./scripts/demo.sh

@@ -51,6 +51,7 @@ type nodeConfig struct {
 	AuthPass       string
 	Unicast        bool // unicast_source = own address, peers = the other nodes
 	VRID           int
+	Tracks         []string // track_interface names
 }
 
 func (c nodeConfig) withDefaults() nodeConfig {
@@ -105,6 +106,9 @@ func startHasidecar(t *testing.T, lab *netlab.Lab, n *netlab.Node, c nodeConfig)
 	}
 	if c.AuthPass != "" {
 		fmt.Fprintf(&b, "  auth_pass = %q\n", c.AuthPass)
+	}
+	for _, name := range c.Tracks {
+		fmt.Fprintf(&b, "  track_interface %q {}\n", name)
 	}
 	b.WriteString("}\n")
 	if err := os.WriteFile(d.config, []byte(b.String()), 0o644); err != nil {

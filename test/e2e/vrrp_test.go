@@ -21,7 +21,11 @@ func TestPairElectionTakeoverAndReturn(t *testing.T) {
 			d2 := startHasidecar(t, lab, n2, nodeConfig{Priority: 100, Preempt: preempt})
 
 			waitSoleHolder(t, lab, n1, 10*time.Second)
-			holdsSteady(t, lab, n1, time.Second)
+			// The client learns the VIP's MAC from the master.
+			if err := lab.Client.Ping(vip.Addr(), 2*time.Second); err != nil {
+				t.Fatalf("client cannot reach the VIP on the master: %v", err)
+			}
+			holdsSteady(t, lab, n1, 1500*time.Millisecond)
 			if st := d2.status(t); st.Instances[0].State != "BACKUP" || st.Instances[0].MasterAddress != n1.Addr.String() {
 				t.Fatalf("backup's status: %+v", st.Instances[0])
 			}
@@ -31,6 +35,9 @@ func TestPairElectionTakeoverAndReturn(t *testing.T) {
 			lab.PortDown(t, n1)
 			took := waitSoleHolder(t, lab, n2, 5*time.Second)
 			t.Logf("takeover after the master's port went down: %v", took)
+			// Gratuitous ARP from the new master moves the client's cache
+			// without the client asking.
+			waitNeighbour(t, lab.Client, n2.MAC(t), 2*time.Second)
 			if st := d1.status(t); st.Instances[0].State != "FAULT" {
 				t.Errorf("isolated master's state %s, want FAULT", st.Instances[0].State)
 			}
@@ -179,5 +186,43 @@ func TestMixedPairWithKeepalived(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// waitNeighbour waits until client's ARP entry for the VIP names mac.
+func waitNeighbour(t *testing.T, client *netlab.Node, mac string, timeout time.Duration) {
+	t.Helper()
+	var got string
+	for end := time.Now().Add(timeout); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if got, _ = client.ARPNeighbour(t, vip.Addr()); got == mac {
+			return
+		}
+	}
+	t.Fatalf("client's ARP entry for the VIP is %q, want %s (gratuitous ARP not seen)", got, mac)
+}
+
+func TestTrackInterfacePutsTheInstanceInFault(t *testing.T) {
+	netlab.RequireRoot(t)
+	t.Parallel()
+	lab := netlab.New(t, 2)
+	n1, n2 := lab.Nodes[0], lab.Nodes[1]
+	n1.Run(t, "ip", "link", "add", "uplink", "type", "veth", "peer", "name", "uplinkpeer")
+	n1.Run(t, "ip", "link", "set", "uplinkpeer", "up")
+	n1.Run(t, "ip", "link", "set", "uplink", "up")
+	d1 := startHasidecar(t, lab, n1, nodeConfig{Priority: 150, Preempt: true, Tracks: []string{"uplink"}})
+	startHasidecar(t, lab, n2, nodeConfig{Priority: 100, Preempt: true})
+	waitSoleHolder(t, lab, n1, 10*time.Second)
+
+	n1.Run(t, "ip", "link", "set", "uplink", "down")
+	waitSoleHolder(t, lab, n2, 5*time.Second)
+	st := d1.status(t).Instances[0]
+	if st.State != "FAULT" || len(st.Faults) != 1 || st.Faults[0] != "link uplink down" {
+		t.Fatalf("status with the tracked link down: %+v", st)
+	}
+
+	n1.Run(t, "ip", "link", "set", "uplink", "up")
+	waitSoleHolder(t, lab, n1, 5*time.Second)
+	if st := d1.status(t).Instances[0]; st.State != "MASTER" || len(st.Faults) != 0 {
+		t.Fatalf("status after the link came back: %+v", st)
 	}
 }

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap"
+
+	"github.com/hasidecar/hasidecar/host/control"
+)
+
+func cli(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const validConfig = `
+node_name = "n1"
+control { socket = "%SOCK%" }
+vrrp_instance "VI_1" {
+  interface         = "eth0"
+  virtual_router_id = 51
+  priority          = 150
+  virtual_ips       = ["198.51.100.100/24"]
+}
+`
+
+func TestCommandLine(t *testing.T) {
+	good := writeFile(t, "good.hcl", strings.ReplaceAll(validConfig, "%SOCK%", "/run/x.sock"))
+	bad := writeFile(t, "bad.hcl", strings.Replace(strings.ReplaceAll(validConfig, "%SOCK%", "/run/x.sock"), "virtual_router_id = 51", "virtual_router_id = 300", 1))
+	unknown := writeFile(t, "unknown.hcl", strings.ReplaceAll(validConfig, "%SOCK%", "/run/x.sock")+"\nbogus = 1\n")
+	noDaemon := writeFile(t, "nodaemon.hcl", strings.ReplaceAll(validConfig, "%SOCK%", filepath.Join(t.TempDir(), "none.sock")))
+
+	tests := []struct {
+		name       string
+		args       []string
+		code       int
+		stdout     string // substring
+		stderr     string // substring
+		noStdError bool
+	}{
+		{"no arguments", nil, 2, "", "Usage:", false},
+		{"unknown command", []string{"dance"}, 2, "", `unknown command "dance"`, false},
+		{"version", []string{"version"}, 0, "hasidecar ", "", false},
+		{"help", []string{"help"}, 0, "Usage:", "", false},
+		{"validate ok", []string{"validate", "--config", good}, 0, "valid (1 instances, 0 checks)", "", false},
+		{"validate out of range", []string{"validate", "--config", bad}, 1, "", "bad.hcl:6:23: error:", false},
+		{"validate unknown key", []string{"validate", "--config", unknown}, 1, "", "unknown.hcl:11:1: error:", false},
+		{"validate missing file", []string{"validate", "--config", "/nonexistent/h.hcl"}, 1, "", "/nonexistent/h.hcl", false},
+		{"validate bad flag", []string{"validate", "--bogus"}, 2, "", "flag provided but not defined", false},
+		{"validate extra argument", []string{"validate", "--config", good, "extra"}, 2, "", `unexpected argument "extra"`, false},
+		{"status without daemon", []string{"status", "--config", noDaemon}, 1, "", "is the daemon running?", false},
+		{"status of a bad config", []string{"status", "--config", bad}, 1, "", "bad.hcl:6:23", false},
+		{"reload of a bad config never reaches the daemon", []string{"reload", "--config", bad}, 1, "", "bad.hcl:6:23", false},
+		{"genhash without url", []string{"genhash"}, 2, "", "--url must be", false},
+		{"genhash bad scheme", []string{"genhash", "--url", "ftp://x/"}, 2, "", "--url must be", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := cli(t, tt.args...)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.code, out, errOut)
+			}
+			if !strings.Contains(out, tt.stdout) {
+				t.Errorf("stdout %q does not contain %q", out, tt.stdout)
+			}
+			if !strings.Contains(errOut, tt.stderr) {
+				t.Errorf("stderr %q does not contain %q", errOut, tt.stderr)
+			}
+			if strings.Contains(errOut, "goroutine ") || strings.Contains(errOut, "panic") {
+				t.Errorf("a Go stack trace reached the user:\n%s", errOut)
+			}
+		})
+	}
+}
+
+// statusDaemon answers status requests like a running daemon.
+type statusDaemon struct{}
+
+func (statusDaemon) Status() control.Status {
+	return control.Status{NodeName: "n1",
+		Instances: []control.InstanceStatus{{Name: "VI_1", State: "MASTER", Priority: 150, EffectivePriority: 150,
+			VirtualRouterID: 51, Interface: "eth0", VirtualIPs: []string{"198.51.100.100/24"}, MasterAddress: "198.51.100.1", Transitions: 2}},
+		Checks: []control.CheckStatus{}}
+}
+func (statusDaemon) Reload(context.Context, string) error { return nil }
+
+func TestStatusOutput(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "d.sock")
+	l, err := control.Listen(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go control.Serve(ctx, l, statusDaemon{}, zap.NewNop())
+	cfg := writeFile(t, "c.hcl", strings.ReplaceAll(validConfig, "%SOCK%", sock))
+
+	code, out, errOut := cli(t, "status", "--config", cfg, "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var st map[string]any
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("status --json is not JSON: %v\n%s", err, out)
+	}
+	inst := st["instances"].([]any)[0].(map[string]any)
+	for _, key := range []string{"name", "state", "priority", "effective_priority", "virtual_router_id", "interface", "virtual_ips", "master_address", "transitions"} {
+		if _, ok := inst[key]; !ok {
+			t.Errorf("status --json lacks the contract's key %q", key)
+		}
+	}
+	if _, ok := st["checks"]; !ok || st["node_name"] != "n1" {
+		t.Errorf("status --json top level: %v", st)
+	}
+
+	code, out, _ = cli(t, "status", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "VI_1") || !strings.Contains(out, "MASTER") || !strings.Contains(out, "INSTANCE") {
+		t.Fatalf("status table:\n%s", out)
+	}
+
+	code, out, _ = cli(t, "reload", "--config", cfg)
+	if code != 0 || !strings.Contains(out, "reloaded") {
+		t.Fatalf("reload: %d %s", code, out)
+	}
+}
+
+func TestGenhash(t *testing.T) {
+	body := "<html>healthy</html>\n"
+	sum := md5.Sum([]byte(body))
+	want := "MD5SUM = " + hex.EncodeToString(sum[:]) + "\n"
+	var gotHost string
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotHost = r.Host
+		w.Write([]byte(body))
+	})
+
+	plain := httptest.NewServer(handler)
+	defer plain.Close()
+	code, out, errOut := cli(t, "genhash", "--url", plain.URL+"/healthz", "--host", "www.example.org")
+	if code != 0 || out != want {
+		t.Fatalf("genhash: exit %d, %q, %s; want %q", code, out, errOut, want)
+	}
+	if gotHost != "www.example.org" {
+		t.Errorf("Host header %q, want the --host value", gotHost)
+	}
+
+	tlsSrv := httptest.NewTLSServer(handler)
+	defer tlsSrv.Close()
+	if code, _, errOut := cli(t, "genhash", "--url", tlsSrv.URL); code != 1 || !strings.Contains(errOut, "certificate") {
+		t.Errorf("genhash must refuse an unverified certificate: exit %d, %s", code, errOut)
+	}
+	if code, out, errOut := cli(t, "genhash", "--url", tlsSrv.URL, "--insecure"); code != 0 || out != want {
+		t.Errorf("genhash --insecure: exit %d, %q, %s", code, out, errOut)
+	}
+}

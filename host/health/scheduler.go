@@ -1,0 +1,206 @@
+package health
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/hasidecar/hasidecar/host/control"
+	"github.com/hasidecar/hasidecar/sdk"
+)
+
+// Runner runs one check through its plugin. ctx carries the check's timeout.
+type Runner interface {
+	Check(ctx context.Context, plugin, checkID string) (sdk.Result, time.Duration, error)
+}
+
+// CheckSpec is one check's schedule.
+type CheckSpec struct {
+	Name     string
+	Plugin   string
+	Interval time.Duration
+	Timeout  time.Duration
+	Rise     int
+	Fall     int
+}
+
+// Change reports that a check's health changed.
+type Change struct {
+	Check   string
+	Healthy bool
+	Message string
+}
+
+// Scheduler runs every check on its interval and keeps its health.
+type Scheduler struct {
+	runner  Runner
+	log     *zap.Logger
+	specs   []CheckSpec
+	changes chan Change
+
+	mu     sync.Mutex
+	checks map[string]*checkState
+	first  chan struct{} // closed once every check has a first result
+	firsts int
+}
+
+type checkState struct {
+	spec    CheckSpec
+	h       *Hysteresis
+	message string
+	latency time.Duration
+}
+
+// NewScheduler prepares the checks; nothing runs until Run.
+func NewScheduler(specs []CheckSpec, runner Runner, log *zap.Logger) *Scheduler {
+	s := &Scheduler{
+		runner:  runner,
+		log:     log,
+		specs:   specs,
+		changes: make(chan Change, 64),
+		checks:  map[string]*checkState{},
+		first:   make(chan struct{}),
+	}
+	for _, c := range specs {
+		s.checks[c.Name] = &checkState{spec: c, h: NewHysteresis(c.Rise, c.Fall), message: "not run yet"}
+	}
+	if len(specs) == 0 {
+		close(s.first)
+	}
+	return s
+}
+
+// Changes delivers every change of health, in order per check.
+func (s *Scheduler) Changes() <-chan Change { return s.changes }
+
+// FirstResults is closed once every check has reported at least once.
+func (s *Scheduler) FirstResults() <-chan struct{} { return s.first }
+
+// Healthy reports a check's health; known is false before its first result.
+func (s *Scheduler) Healthy(name string) (healthy, known bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.checks[name]
+	if !ok {
+		return false, false
+	}
+	return c.h.Healthy()
+}
+
+// Status is a snapshot for `hasidecar status`, in configuration order.
+func (s *Scheduler) Status() []control.CheckStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]control.CheckStatus, 0, len(s.specs))
+	for _, spec := range s.specs {
+		c := s.checks[spec.Name]
+		healthy, _ := c.h.Healthy()
+		out = append(out, control.CheckStatus{
+			Name:                spec.Name,
+			Plugin:              spec.Plugin,
+			Healthy:             healthy,
+			LastMessage:         c.message,
+			LastLatencyMS:       float64(c.latency.Microseconds()) / 1000,
+			ConsecutiveFailures: c.h.ConsecutiveFailures(),
+		})
+	}
+	return out
+}
+
+// Run runs every check until ctx ends, then closes Changes.
+func (s *Scheduler) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, spec := range s.specs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.loop(ctx, spec)
+		}()
+	}
+	wg.Wait()
+	close(s.changes)
+}
+
+// loop runs one check. The first run comes at once; later runs keep the
+// interval from one start to the next, shifted by up to ±5 % so that checks
+// sharing an interval do not fire in lockstep. A run that overruns its
+// interval is followed at once by the next.
+func (s *Scheduler) loop(ctx context.Context, spec CheckSpec) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		start := time.Now()
+		s.runOnce(ctx, spec)
+		if ctx.Err() != nil {
+			return
+		}
+		next := spec.Interval + jitter(spec.Interval)
+		timer.Reset(max(next-time.Since(start), 0))
+	}
+}
+
+func jitter(interval time.Duration) time.Duration {
+	span := int64(interval / 10)
+	if span <= 0 {
+		return 0
+	}
+	return time.Duration(rand.Int64N(span) - span/2)
+}
+
+func (s *Scheduler) runOnce(ctx context.Context, spec CheckSpec) {
+	cctx, cancel := context.WithTimeout(ctx, spec.Timeout)
+	res, latency, err := s.runner.Check(cctx, spec.Plugin, spec.Name)
+	cancel()
+	if ctx.Err() != nil {
+		return // shutting down: not the check's fault
+	}
+	pass, msg := res.Healthy, res.Message
+	if err != nil {
+		// A plugin that is down, restarting or too slow counts as a failure.
+		pass, msg = false, err.Error()
+		if cctx.Err() == context.DeadlineExceeded {
+			msg = "timed out after " + spec.Timeout.String()
+		}
+	}
+
+	s.mu.Lock()
+	c := s.checks[spec.Name]
+	_, wasKnown := c.h.Healthy()
+	changed := c.h.Observe(pass)
+	healthy, _ := c.h.Healthy()
+	c.message, c.latency = msg, latency
+	if !wasKnown {
+		s.firsts++
+		if s.firsts == len(s.specs) {
+			close(s.first)
+		}
+	}
+	failures := c.h.ConsecutiveFailures()
+	s.mu.Unlock()
+
+	if !changed {
+		if !pass {
+			s.log.Debug("check failed", zap.String("check", spec.Name), zap.String("message", msg),
+				zap.Int("consecutive_failures", failures), zap.Int("fall", spec.Fall))
+		}
+		return
+	}
+	level := s.log.Info
+	if !healthy {
+		level = s.log.Warn
+	}
+	level("check health changed", zap.String("check", spec.Name), zap.String("plugin", spec.Plugin),
+		zap.Bool("healthy", healthy), zap.String("message", msg), zap.Duration("latency", latency))
+	select {
+	case s.changes <- Change{Check: spec.Name, Healthy: healthy, Message: msg}:
+	case <-ctx.Done():
+	}
+}

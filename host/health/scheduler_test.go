@@ -1,0 +1,131 @@
+package health
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/hasidecar/hasidecar/sdk"
+)
+
+// scripted answers each check from a function of its call number.
+type scripted struct {
+	mu    sync.Mutex
+	calls map[string]int
+	fn    func(ctx context.Context, check string, n int) (sdk.Result, error)
+}
+
+func (s *scripted) Check(ctx context.Context, _, check string) (sdk.Result, time.Duration, error) {
+	s.mu.Lock()
+	if s.calls == nil {
+		s.calls = map[string]int{}
+	}
+	n := s.calls[check]
+	s.calls[check]++
+	s.mu.Unlock()
+	start := time.Now()
+	r, err := s.fn(ctx, check, n)
+	return r, time.Since(start), err
+}
+
+func (s *scripted) count(check string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[check]
+}
+
+func TestSchedulerHysteresisAndOrder(t *testing.T) {
+	// pass, pass, fail, fail, fail, pass, pass, then passes forever
+	pattern := []bool{true, true, false, false, false, true, true}
+	r := &scripted{fn: func(_ context.Context, _ string, n int) (sdk.Result, error) {
+		if n < len(pattern) && !pattern[n] {
+			return sdk.Unhealthy("503"), nil
+		}
+		return sdk.Healthy("200 OK"), nil
+	}}
+	s := NewScheduler([]CheckSpec{{Name: "nginx", Plugin: "httpget", Interval: 20 * time.Millisecond, Timeout: 10 * time.Millisecond, Rise: 2, Fall: 2}}, r, zap.NewNop())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+
+	var got []bool
+	for c := range s.Changes() {
+		got = append(got, c.Healthy)
+		if len(got) == 3 {
+			cancel()
+		}
+	}
+	<-done
+	// unknown->healthy at the first pass, unhealthy at the 2nd failure, healthy at the 2nd pass
+	if len(got) != 3 || !got[0] || got[1] || !got[2] {
+		t.Fatalf("changes %v, want [true false true]", got)
+	}
+	select {
+	case <-s.FirstResults():
+	default:
+		t.Fatal("FirstResults not closed")
+	}
+}
+
+func TestSchedulerCountsErrorsAndTimeoutsAsFailures(t *testing.T) {
+	r := &scripted{fn: func(ctx context.Context, check string, _ int) (sdk.Result, error) {
+		if check == "down" {
+			return sdk.Result{}, errors.New("plugin httpget is restarting")
+		}
+		<-ctx.Done() // a hung plugin: only the deadline ends it
+		return sdk.Result{}, ctx.Err()
+	}}
+	s := NewScheduler([]CheckSpec{
+		{Name: "down", Plugin: "p", Interval: 50 * time.Millisecond, Timeout: 20 * time.Millisecond, Rise: 1, Fall: 1},
+		{Name: "hung", Plugin: "p", Interval: 50 * time.Millisecond, Timeout: 20 * time.Millisecond, Rise: 1, Fall: 1},
+	}, r, zap.NewNop())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	go s.Run(ctx)
+	select {
+	case <-s.FirstResults():
+	case <-ctx.Done():
+		t.Fatal("no first results: a hung check blocked the scheduler")
+	}
+	for _, name := range []string{"down", "hung"} {
+		if healthy, known := s.Healthy(name); healthy || !known {
+			t.Errorf("%s: healthy=%v known=%v, want a known failure", name, healthy, known)
+		}
+	}
+	for _, st := range s.Status() {
+		if st.Name == "hung" && st.LastMessage != "timed out after 20ms" {
+			t.Errorf("hung check's message %q", st.LastMessage)
+		}
+		if st.Name == "down" && st.LastMessage != "plugin httpget is restarting" {
+			t.Errorf("down check's message %q", st.LastMessage)
+		}
+	}
+}
+
+func TestSchedulerHolds50msIntervals(t *testing.T) {
+	var running, overlap atomic.Int32
+	r := &scripted{fn: func(context.Context, string, int) (sdk.Result, error) {
+		if running.Add(1) > 1 {
+			overlap.Add(1)
+		}
+		time.Sleep(2 * time.Millisecond)
+		running.Add(-1)
+		return sdk.Healthy("ok"), nil
+	}}
+	s := NewScheduler([]CheckSpec{{Name: "fast", Plugin: "p", Interval: 50 * time.Millisecond, Timeout: 40 * time.Millisecond, Rise: 1, Fall: 1}}, r, zap.NewNop())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	s.Run(ctx)
+	// About 20 runs in a second; wide margins for a loaded machine.
+	if n := r.count("fast"); n < 12 || n > 24 {
+		t.Errorf("%d runs in 1s at a 50ms interval", n)
+	}
+	if overlap.Load() > 0 {
+		t.Error("runs of one check overlapped")
+	}
+}

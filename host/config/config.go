@@ -24,6 +24,7 @@
 //	vrrp_instance.advert_interval     "1s"
 //	vrrp_instance.preempt             true
 //	vrrp_instance.preempt_delay       "0s"        (0 to 1000s, as keepalived)
+//	vrrp_instance.fast_preempt        true        (take over from a lower-priority master after Skew_Time)
 //	vrrp_instance.track_check.weight  0           (FAULT while the check fails)
 //
 // Rules beyond types and ranges, each with its reason:
@@ -62,6 +63,7 @@ const (
 	DefaultVersion        = 3
 	DefaultAdvertInterval = time.Second
 	DefaultPreempt        = true
+	DefaultFastPreempt    = true
 )
 
 // Config is a fully decoded, defaulted and validated configuration file.
@@ -107,14 +109,19 @@ type Check struct {
 
 // Instance is one VRRP virtual router.
 type Instance struct {
-	Name            string
-	Interface       string
-	VRID            uint8
-	Priority        uint8 // 255 = address owner
-	Version         uint8 // 2 (RFC 3768) or 3 (RFC 5798)
-	AdvertInterval  time.Duration
-	Preempt         bool
-	PreemptDelay    time.Duration
+	Name           string
+	Interface      string
+	VRID           uint8
+	Priority       uint8 // 255 = address owner
+	Version        uint8 // 2 (RFC 3768) or 3 (RFC 5798)
+	AdvertInterval time.Duration
+	Preempt        bool
+	PreemptDelay   time.Duration
+	// FastPreempt: with Preempt, a backup that hears a master advertising a
+	// lower priority than its own takes over after Skew_Time, as after a
+	// resignation, instead of waiting out Master_Down_Interval. The higher
+	// priority wins either way; this only shortens the decision.
+	FastPreempt     bool
 	VirtualIPs      []netip.Prefix // a bare address in the file means /32
 	UnicastSource   netip.Addr     // zero when unset
 	UnicastPeers    []netip.Addr   // empty means multicast to 224.0.0.18

@@ -113,6 +113,7 @@ func TestParseRejects(t *testing.T) {
 		{"preempt_delay too long", instanceWith(`preempt_delay = "1001s"`), `preempt_delay = "1001s" is out of range`, `"0s" to "1000s"`, 2, 19},
 		{"preempt_delay negative", instanceWith(`preempt_delay = "-1s"`), "is out of range", "", 2, 19},
 		{"preempt not bool", instanceWith(`preempt = "maybe"`), `preempt = "maybe" is not a boolean`, "true or false", 2, 13},
+		{"fast_preempt not bool", instanceWith(`fast_preempt = 3`), `fast_preempt = 3 is not a boolean`, "true or false", 2, 18},
 
 		// Instances: addresses.
 		{"vip not an address", strings.Replace(instanceWith(""), `["198.51.100.10/24"]`, `["198.51.100.10/24", "vip1"]`, 1), `virtual_ips[1] = "vip1" is not an IPv4 address`, "198.51.100.10/24", 6, 44},
@@ -241,6 +242,11 @@ func TestParseAccepts(t *testing.T) {
 		{"numbers as strings", strings.Replace(instanceWith(""), "= 51", `= "51"`, 1), func(t *testing.T, cfg *Config) {
 			if cfg.Instances[0].VRID != 51 {
 				t.Errorf("vrid = %d", cfg.Instances[0].VRID)
+			}
+		}},
+		{"fast_preempt off", instanceWith(`fast_preempt = false`), func(t *testing.T, cfg *Config) {
+			if cfg.Instances[0].FastPreempt {
+				t.Error("fast_preempt = false not applied")
 			}
 		}},
 		{"preempt_delay fractional", instanceWith(`preempt_delay = "4.12s"`), func(t *testing.T, cfg *Config) {

@@ -32,7 +32,7 @@ func instanceSchema() *hcl.BodySchema {
 	return &hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{
 			{Name: "interface"}, {Name: "virtual_router_id"}, {Name: "priority"}, {Name: "version"},
-			{Name: "advert_interval"}, {Name: "preempt"}, {Name: "preempt_delay"}, {Name: "virtual_ips"},
+			{Name: "advert_interval"}, {Name: "preempt"}, {Name: "preempt_delay"}, {Name: "fast_preempt"}, {Name: "virtual_ips"},
 			{Name: "unicast_source"}, {Name: "unicast_peers"}, {Name: "auth_pass"}, {Name: "notify"},
 		},
 		Blocks: []hcl.BlockHeaderSchema{
@@ -52,6 +52,7 @@ func (d *decoder) instance(blk *hcl.Block) (Instance, hcl.Range) {
 		Version:        DefaultVersion,
 		AdvertInterval: DefaultAdvertInterval,
 		Preempt:        DefaultPreempt,
+		FastPreempt:    DefaultFastPreempt,
 		DeclRange:      blk.DefRange,
 	}
 	attrs := content.Attributes
@@ -110,6 +111,12 @@ func (d *decoder) instance(blk *hcl.Block) (Instance, hcl.Range) {
 	if a, ok := attrs["preempt"]; ok {
 		if b, ok := d.boolean(a); ok {
 			in.Preempt = b
+		}
+	}
+
+	if a, ok := attrs["fast_preempt"]; ok {
+		if b, ok := d.boolean(a); ok {
+			in.FastPreempt = b
 		}
 	}
 

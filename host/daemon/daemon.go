@@ -139,7 +139,7 @@ func (d *Daemon) newRunner(ctx context.Context, ic config.Instance) (*tracked, f
 		VirtualIPs:                 ic.VirtualIPs,
 		UnicastPeers:               ic.UnicastPeers,
 		AuthPass:                   ic.AuthPass,
-		LowerPriorityIsResignation: true,
+		LowerPriorityIsResignation: ic.FastPreempt,
 	}, conn, addrs, ann, d.log)
 	if err != nil {
 		conn.Close()

@@ -433,7 +433,7 @@ vrrp_instance "VI_1" {
 		t.Errorf("check defaults = %+v", c)
 	}
 	in := cfg.Instances[0]
-	if in.Version != 3 || in.AdvertInterval != time.Second || !in.Preempt || in.PreemptDelay != 0 ||
+	if in.Version != 3 || in.AdvertInterval != time.Second || !in.Preempt || !in.FastPreempt || in.PreemptDelay != 0 ||
 		in.UnicastSource.IsValid() || len(in.UnicastPeers) != 0 || in.AuthPass != "" || in.Notify != "" {
 		t.Errorf("instance defaults = %+v", in)
 	}

@@ -1,12 +1,16 @@
 package checkspec
 
 import (
+	"context"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
+	"github.com/hasidecar/hasidecar/host/config"
 	"github.com/hasidecar/hasidecar/sdk"
 )
 
@@ -105,5 +109,76 @@ func TestPluginDiagnosticsPointAtTheAttribute(t *testing.T) {
 		if !strings.Contains(d.Detail, "httpget") {
 			t.Errorf("diag %d does not name the plugin: %q", i, d.Detail)
 		}
+	}
+}
+
+// fakePlugins stands in for the plugin manager: this package's job is the
+// HCL side, tested here; real plugin processes are tested in host/plugin.
+type fakePlugins struct {
+	schemas  map[string]sdk.Schema
+	validate func(cfg []byte) sdk.Diagnostics
+}
+
+func (f fakePlugins) Schema(_ context.Context, name string) (sdk.Schema, error) {
+	s, ok := f.schemas[name]
+	if !ok {
+		return sdk.Schema{}, fmt.Errorf("/usr/lib/hasidecar/plugins/hasidecar-plugin-%s not found", name)
+	}
+	return s, nil
+}
+
+func (f fakePlugins) Validate(_ context.Context, _ string, cfg []byte) (sdk.Diagnostics, error) {
+	return f.validate(cfg), nil
+}
+
+func TestResolve(t *testing.T) {
+	src := `
+check "nginx" {
+  plugin = "httpget"
+  config {
+    url = "ftp://127.0.0.1/"
+  }
+}
+check "good" {
+  plugin = "httpget"
+  config { url = "http://127.0.0.1/" }
+}
+check "ghost" {
+  plugin = "nosuch"
+}
+vrrp_instance "VI_1" {
+  interface = "eth0"
+  virtual_router_id = 51
+  priority = 100
+  virtual_ips = ["198.51.100.100/24"]
+}
+`
+	cfg, diags := config.Parse([]byte(src), "h.hcl")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	p := fakePlugins{
+		schemas: map[string]sdk.Schema{"httpget": httpSchema},
+		validate: func(cfg []byte) sdk.Diagnostics {
+			if strings.Contains(string(cfg), "ftp:") {
+				return sdk.Errorf("url", "url must be http or https")
+			}
+			return nil
+		},
+	}
+	resolved, diags := Resolve(context.Background(), cfg.Checks, p)
+	if len(resolved) != 1 || resolved[0].Name != "good" || string(resolved[0].JSON) != `{"url":"http://127.0.0.1/"}` {
+		t.Fatalf("resolved %+v", resolved)
+	}
+	if len(diags) != 2 {
+		t.Fatalf("diags %v", diags)
+	}
+	got := []string{}
+	for _, d := range diags {
+		got = append(got, fmt.Sprintf("%d:%d %s", d.Subject.Start.Line, d.Subject.Start.Column, d.Summary))
+	}
+	want := []string{`5:11 url must be http or https`, `13:12 Plugin "nosuch" is not available`}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("diagnostics %q, want %q", got, want)
 	}
 }

@@ -366,3 +366,28 @@ func TestRenderedNamesAreShort(t *testing.T) {
 		t.Errorf("prefix %q too long", p)
 	}
 }
+
+func TestNginxServesAndDies(t *testing.T) {
+	RequireRoot(t)
+	lab := New(t, 1)
+	n := lab.Nodes[0]
+	x := n.StartNginx(t)
+	status, body, err := lab.Client.HTTPGet("http://"+n.Addr.String()+"/", time.Second)
+	if err != nil || status != 200 || strings.TrimSpace(body) != n.Name {
+		t.Fatalf("client GET: %d %q %v", status, body, err)
+	}
+	p := lab.Client.StartHTTPProber(t, "http://"+n.Addr.String()+"/", 10*time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
+	x.Kill(t)
+	if _, _, err := lab.Client.HTTPGet("http://"+n.Addr.String()+"/", 500*time.Millisecond); err == nil {
+		t.Fatal("nginx still answers after Kill: its workers survived")
+	}
+	time.Sleep(300 * time.Millisecond)
+	x.Restart(t)
+	time.Sleep(300 * time.Millisecond)
+	s := p.Stop()
+	t.Logf("prober: %v", s)
+	if s.LongestGap < 250*time.Millisecond || s.LongestGap > 5*time.Second || s.ServedBy[n.Name] == 0 {
+		t.Fatalf("prober saw %v, want an outage of about 300ms+", s)
+	}
+}

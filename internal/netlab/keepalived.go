@@ -50,6 +50,9 @@ type KeepalivedConfig struct {
 	// GlobalExtra and InstanceExtra are raw lines appended to global_defs and
 	// to the vrrp_instance, for what the fields above do not cover.
 	GlobalExtra, InstanceExtra []string
+	// TopLevel are raw lines placed between global_defs and the instance,
+	// for blocks such as vrrp_script.
+	TopLevel []string
 }
 
 // Render returns the keepalived.conf text for c: global_defs (router_id,
@@ -75,6 +78,9 @@ func (c KeepalivedConfig) Render() string {
 		line(1, "%s", l)
 	}
 	line(0, "}")
+	for _, l := range c.TopLevel {
+		line(0, "%s", l)
+	}
 
 	instance := c.Instance
 	if instance == "" {

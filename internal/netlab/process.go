@@ -179,3 +179,7 @@ func (p *Process) WaitLog(substr string, timeout time.Duration) error {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// Children lists the pids of the process's direct children (a daemon's
+// plugins, nginx's workers).
+func (p *Process) Children() []int { return childrenOf(p.Pid()) }

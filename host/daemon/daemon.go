@@ -8,14 +8,19 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
+	"github.com/hashicorp/hcl/v2"
 	"go.uber.org/zap"
 
+	"github.com/hasidecar/hasidecar/host/checkspec"
 	"github.com/hasidecar/hasidecar/host/config"
 	"github.com/hasidecar/hasidecar/host/control"
 	"github.com/hasidecar/hasidecar/host/garp"
+	"github.com/hasidecar/hasidecar/host/health"
 	"github.com/hasidecar/hasidecar/host/instance"
 	"github.com/hasidecar/hasidecar/host/linkwatch"
+	"github.com/hasidecar/hasidecar/host/plugin"
 	"github.com/hasidecar/hasidecar/host/systemd"
 	"github.com/hasidecar/hasidecar/host/vip"
 	"github.com/hasidecar/hasidecar/host/vrrp"
@@ -27,13 +32,24 @@ type Daemon struct {
 	cfg     *config.Config
 	log     *zap.Logger
 	runners []*tracked
+	plugins *plugin.Manager
+	health  *health.Scheduler // nil without checks
 }
 
-// tracked is a runner and the interfaces whose link state it follows.
+// tracked is a runner with the interfaces whose link state it follows and the
+// checks that move its priority.
 type tracked struct {
 	*instance.Runner
-	links []string
+	base   uint8
+	links  []string
+	checks []health.Track
 }
+
+// DiagnosticsError is a configuration rejected with HCL diagnostics (a check's
+// config that its plugin refuses); the command prints them with file:line:col.
+type DiagnosticsError struct{ Diags hcl.Diagnostics }
+
+func (e *DiagnosticsError) Error() string { return e.Diags.Error() }
 
 // Run starts everything the configuration describes and blocks until ctx
 // ends; then every master resigns and removes its addresses before Run
@@ -60,6 +76,14 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger) (err error) {
 		d.runners = append(d.runners, r)
 	}
 
+	if len(cfg.Checks) > 0 {
+		d.plugins = plugin.NewManager(plugin.Options{Dir: cfg.PluginDir, Log: log})
+		defer d.plugins.Close()
+	}
+	if err := d.startChecks(ctx); err != nil {
+		return err
+	}
+
 	l, err := control.Listen(cfg.Control.Socket)
 	if err != nil {
 		return err
@@ -80,6 +104,7 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger) (err error) {
 		wg.Wait()
 		return err
 	}
+	d.followHealth(ctx, &wg)
 
 	for _, r := range d.runners {
 		wg.Add(1)
@@ -125,6 +150,7 @@ func (d *Daemon) newRunner(ctx context.Context, ic config.Instance) (*tracked, f
 	ann, err := garp.NewAnnouncer(ic.Interface)
 	if err != nil {
 		conn.Close()
+		addrs.Close()
 		return nil, nil, fmt.Errorf("instance %s: %w", ic.Name, err)
 	}
 	r, err := instance.New(instance.Spec{
@@ -143,6 +169,7 @@ func (d *Daemon) newRunner(ctx context.Context, ic config.Instance) (*tracked, f
 	}, conn, addrs, ann, d.log)
 	if err != nil {
 		conn.Close()
+		addrs.Close()
 		ann.Close()
 		return nil, nil, err
 	}
@@ -156,9 +183,14 @@ func (d *Daemon) newRunner(ctx context.Context, ic config.Instance) (*tracked, f
 	}
 	closeFn := func() {
 		conn.Close()
+		addrs.Close()
 		ann.Close()
 	}
-	return &tracked{Runner: r, links: links}, closeFn, nil
+	var checks []health.Track
+	for _, tc := range ic.TrackChecks {
+		checks = append(checks, health.Track{Check: tc.Check, Weight: tc.Weight})
+	}
+	return &tracked{Runner: r, base: ic.Priority, links: links, checks: checks}, closeFn, nil
 }
 
 // watchLinks raises "link X down" on every instance that follows X while X is
@@ -203,11 +235,111 @@ func (d *Daemon) watchLinks(ctx context.Context, wg *sync.WaitGroup) error {
 	return nil
 }
 
+// ValidateChecks checks every check's config with its plugin, as Run does
+// before touching the network; `hasidecar validate` uses it.
+func ValidateChecks(ctx context.Context, cfg *config.Config, log *zap.Logger) hcl.Diagnostics {
+	if len(cfg.Checks) == 0 {
+		return nil
+	}
+	m := plugin.NewManager(plugin.Options{Dir: cfg.PluginDir, Log: log})
+	defer m.Close()
+	_, diags := checkspec.Resolve(ctx, cfg.Checks, m)
+	return diags
+}
+
+// startChecks validates every check's config with its plugin, hands the
+// plugins their checks and starts the scheduler. It waits (bounded) for each
+// check's first result, so that instances start with the priority their
+// health gives them.
+func (d *Daemon) startChecks(ctx context.Context) error {
+	if len(d.cfg.Checks) == 0 {
+		return nil
+	}
+	resolved, diags := checkspec.Resolve(ctx, d.cfg.Checks, d.plugins)
+	if diags.HasErrors() {
+		return &DiagnosticsError{Diags: diags}
+	}
+	var specs []health.CheckSpec
+	longest := time.Duration(0)
+	for _, c := range resolved {
+		pds, err := d.plugins.Configure(ctx, c.Plugin, c.Name, c.JSON)
+		if err != nil {
+			return fmt.Errorf("check %s: configuring plugin %s: %w", c.Name, c.Plugin, err)
+		}
+		if pds.HasErrors() {
+			return &DiagnosticsError{Diags: checkspec.PluginDiagnostics(c.Config, pds, c.Plugin)}
+		}
+		specs = append(specs, health.CheckSpec{Name: c.Name, Plugin: c.Plugin, Interval: c.Interval,
+			Timeout: c.Timeout, Rise: c.Rise, Fall: c.Fall})
+		longest = max(longest, c.Timeout)
+	}
+	d.health = health.NewScheduler(specs, d.plugins, d.log)
+	go d.health.Run(ctx)
+	select {
+	case <-d.health.FirstResults():
+	case <-time.After(2*longest + time.Second):
+		d.log.Warn("not every check reported within its timeout; starting with those unknown counted as failing")
+	case <-ctx.Done():
+	}
+	for _, r := range d.runners {
+		d.applyHealth(ctx, r)
+	}
+	return nil
+}
+
+// followHealth moves the priority (or FAULT) of every instance that tracks a
+// check whose health changed.
+func (d *Daemon) followHealth(ctx context.Context, wg *sync.WaitGroup) {
+	if d.health == nil {
+		return
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for ch := range d.health.Changes() {
+			for _, r := range d.runners {
+				for _, t := range r.checks {
+					if t.Check == ch.Check {
+						d.applyHealth(ctx, r)
+						break
+					}
+				}
+			}
+		}
+	}()
+}
+
+// applyHealth hands an instance its effective priority and the FAULT state of
+// each of its weight-0 checks.
+func (d *Daemon) applyHealth(ctx context.Context, r *tracked) {
+	if len(r.checks) == 0 {
+		return
+	}
+	prio, _, moved := health.Effective(r.base, r.checks, d.health.Healthy)
+	r.Deliver(ctx, vrrp.PriorityChanged{Priority: prio})
+	for _, m := range moved {
+		if m.Weight == 0 {
+			r.Deliver(ctx, vrrp.FaultChanged{Reason: "check " + m.Check + " failing", Active: m.Fault})
+		}
+	}
+}
+
 // Status implements control.Handler.
 func (d *Daemon) Status() control.Status {
 	st := control.Status{NodeName: d.cfg.NodeName, Instances: []control.InstanceStatus{}, Checks: []control.CheckStatus{}}
 	for _, r := range d.runners {
-		st.Instances = append(st.Instances, r.Status())
+		is := r.Status()
+		if d.health != nil && len(r.checks) > 0 {
+			_, _, moved := health.Effective(r.base, r.checks, d.health.Healthy)
+			for _, m := range moved {
+				is.Tracks = append(is.Tracks, control.TrackStatus{Check: m.Check, Weight: m.Weight,
+					Healthy: m.Healthy, Applied: m.Applied, Fault: m.Fault})
+			}
+		}
+		st.Instances = append(st.Instances, is)
+	}
+	if d.health != nil {
+		st.Checks = d.health.Status()
 	}
 	return st
 }

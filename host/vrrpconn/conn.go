@@ -1,0 +1,374 @@
+// Package vrrpconn is the IPv4 VRRP socket of one interface: it sends VRRP
+// payloads (IP protocol 112) inside an IPv4 header it builds itself, the way
+// keepalived 2.2.7 does, and receives the VRRP packets that arrive on that
+// interface together with the IP header facts the protocol checks (source,
+// destination, TTL, interface).
+//
+// The socket lives in the network namespace of the thread that calls Open;
+// after that it may be used from any goroutine.
+package vrrpconn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
+)
+
+// Protocol is the IP protocol number of VRRP.
+const Protocol = 112
+
+// Wire facts of the IPv4 header, as keepalived 2.2.7 sends them (checked
+// with tcpdump against Debian's keepalived: tos 0xc0, ttl 255, flags none,
+// id filled in by the kernel), in multicast and in unicast mode alike.
+const (
+	// TTL is the IPv4 TTL of every advertisement; receivers must drop
+	// advertisements with any other TTL (RFC 5798 section 7.1).
+	TTL = 255
+	// TOS is IPTOS_PREC_INTERNETCONTROL (DSCP CS6).
+	TOS = 0xc0
+)
+
+// MulticastGroup is the IPv4 VRRP multicast address (RFC 5798 section 5.1.1.2).
+var MulticastGroup = netip.AddrFrom4([4]byte{224, 0, 0, 18})
+
+// ErrClosed is returned by Receive and Send once the Conn is closed. It is
+// net.ErrClosed, so errors.Is works with either name.
+var ErrClosed = net.ErrClosed
+
+const (
+	// receiveBuffer is the kernel's receive queue for the socket: large
+	// enough that a flood of adverts is dropped by us, counted, rather than
+	// by the kernel, silently.
+	receiveBuffer = 1 << 20
+	// maxPacket is the largest IPv4 datagram.
+	maxPacket = 1<<16 - 1
+)
+
+// Options says where a Conn sends from and what it listens to.
+type Options struct {
+	// Interface is the interface the Conn is bound to (SO_BINDTODEVICE):
+	// it sends only there and sees only packets that arrived there.
+	Interface string
+	// Source is the address adverts are sent from (keepalived's
+	// unicast_source). Zero means the interface's primary IPv4 address at
+	// the time of Open.
+	Source netip.Addr
+	// Multicast joins 224.0.0.18 on Interface and receives only packets
+	// sent to that group. Without it the Conn receives only packets sent to
+	// Source (unicast peers), as keepalived's unicast mode does.
+	Multicast bool
+}
+
+// Packet is one received VRRP packet.
+type Packet struct {
+	// Src and Dst are the IPv4 source and destination addresses.
+	Src, Dst netip.Addr
+	// TTL is the IPv4 TTL as received.
+	TTL uint8
+	// IfIndex is the index of the interface the packet arrived on.
+	IfIndex int
+	// Payload is the VRRP packet: everything after the IPv4 header, up to
+	// the header's total length. It is the caller's to keep.
+	Payload []byte
+	// Received is when Receive read the packet from the socket.
+	Received time.Time
+}
+
+// Stats counts what Receive read and what it dropped before the caller
+// saw it.
+type Stats struct {
+	// Delivered counts packets returned by Receive.
+	Delivered uint64
+	// Own counts packets whose source is our Source(): our own adverts, or
+	// another host using our address. Dropped. Linux drops such packets
+	// itself unless the interface has accept_local set, so this is a guard
+	// rather than a routine path.
+	Own uint64
+	// OtherInterface counts packets that arrived on another interface than
+	// Options.Interface. Dropped; SO_BINDTODEVICE should make it stay zero.
+	OtherInterface uint64
+	// Malformed counts packets whose IPv4 header could not be parsed or
+	// whose total length disagrees with what arrived. Dropped.
+	Malformed uint64
+}
+
+// Conn is a VRRP socket on one interface. Send may be called from any
+// goroutine; Receive from one goroutine at a time.
+type Conn struct {
+	iface     *net.Interface
+	source    netip.Addr
+	multicast bool
+	raw       *ipv4.RawConn
+
+	buf []byte // Receive's read buffer
+
+	delivered, own, otherInterface, malformed atomic.Uint64
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open creates the VRRP socket described by opts in the current network
+// namespace.
+func Open(ctx context.Context, opts Options) (*Conn, error) {
+	if opts.Interface == "" {
+		return nil, errors.New("opening VRRP socket: no interface given")
+	}
+	iface, err := net.InterfaceByName(opts.Interface)
+	if err != nil {
+		return nil, fmt.Errorf("opening VRRP socket on %s: %w", opts.Interface, err)
+	}
+	source := opts.Source.Unmap()
+	switch {
+	case !source.IsValid():
+		if source, err = primaryIPv4(opts.Interface); err != nil {
+			return nil, fmt.Errorf("opening VRRP socket on %s: %w", opts.Interface, err)
+		}
+	case !source.Is4():
+		return nil, fmt.Errorf("opening VRRP socket on %s: source %s is not an IPv4 address", opts.Interface, opts.Source)
+	case source.IsMulticast() || source.IsUnspecified():
+		return nil, fmt.Errorf("opening VRRP socket on %s: source %s is not a unicast address", opts.Interface, source)
+	}
+
+	// Bind to the group in multicast mode and to our own address in unicast
+	// mode, as keepalived does: each mode then sees only its own traffic.
+	bindTo := source
+	if opts.Multicast {
+		bindTo = MulticastGroup
+	}
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		return setSocketOptions(rc, opts.Interface)
+	}}
+	pc, err := lc.ListenPacket(ctx, fmt.Sprintf("ip4:%d", Protocol), bindTo.String())
+	if err != nil {
+		return nil, fmt.Errorf("opening VRRP socket on %s bound to %s: %w", opts.Interface, bindTo, err)
+	}
+	raw, err := ipv4.NewRawConn(pc)
+	if err != nil {
+		pc.Close()
+		return nil, fmt.Errorf("setting IP_HDRINCL on the VRRP socket of %s: %w", opts.Interface, err)
+	}
+	c := &Conn{
+		iface:     iface,
+		source:    source,
+		multicast: opts.Multicast,
+		raw:       raw,
+		buf:       make([]byte, maxPacket),
+	}
+	if err := c.configure(); err != nil {
+		raw.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// setSocketOptions runs before bind: it ties the socket to its interface,
+// enlarges its receive queue and stops it from receiving groups joined by
+// other sockets (IP_MULTICAST_ALL defaults to on in Linux).
+func setSocketOptions(rc syscall.RawConn, iface string) error {
+	var opErr error
+	err := rc.Control(func(fd uintptr) {
+		s := int(fd)
+		if err := unix.SetsockoptString(s, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, iface); err != nil {
+			opErr = fmt.Errorf("binding VRRP socket to device %s: %w", iface, err)
+			return
+		}
+		// SO_RCVBUFFORCE passes net.core.rmem_max, which would cap a plain
+		// SO_RCVBUF at about 200 KiB; it needs CAP_NET_ADMIN, which a VRRP
+		// daemon has anyway.
+		if err := unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, receiveBuffer); err != nil {
+			if err := unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_RCVBUF, receiveBuffer); err != nil {
+				opErr = fmt.Errorf("setting receive buffer of VRRP socket on %s: %w", iface, err)
+				return
+			}
+		}
+		if err := unix.SetsockoptInt(s, unix.IPPROTO_IP, unix.IP_MULTICAST_ALL, 0); err != nil {
+			opErr = fmt.Errorf("clearing IP_MULTICAST_ALL on VRRP socket of %s: %w", iface, err)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return opErr
+}
+
+// configure sets the options that x/net/ipv4 wraps.
+func (c *Conn) configure() error {
+	name := c.iface.Name
+	if err := c.raw.SetTOS(TOS); err != nil {
+		return fmt.Errorf("setting TOS on VRRP socket of %s: %w", name, err)
+	}
+	if err := c.raw.SetControlMessage(ipv4.FlagInterface, true); err != nil {
+		return fmt.Errorf("asking for the arrival interface on VRRP socket of %s: %w", name, err)
+	}
+	if !c.multicast {
+		return nil
+	}
+	if err := c.raw.SetMulticastInterface(c.iface); err != nil {
+		return fmt.Errorf("setting multicast interface %s: %w", name, err)
+	}
+	if err := c.raw.SetMulticastTTL(TTL); err != nil {
+		return fmt.Errorf("setting multicast TTL on %s: %w", name, err)
+	}
+	if err := c.raw.SetMulticastLoopback(false); err != nil {
+		return fmt.Errorf("turning multicast loopback off on %s: %w", name, err)
+	}
+	if err := c.raw.JoinGroup(c.iface, groupAddr()); err != nil {
+		return fmt.Errorf("joining %s on %s: %w", MulticastGroup, name, err)
+	}
+	return nil
+}
+
+func groupAddr() *net.IPAddr { return &net.IPAddr{IP: net.IP(MulticastGroup.AsSlice())} }
+
+// primaryIPv4 returns the first IPv4 address of iface that is not a
+// secondary one: the address the kernel itself would pick.
+func primaryIPv4(iface string) (netip.Addr, error) {
+	link, err := netlink.LinkByName(iface)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("finding interface %s: %w", iface, err)
+	}
+	addrs, err := netlink.AddrList(link, netlink.FAMILY_V4)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("listing addresses of %s: %w", iface, err)
+	}
+	for _, a := range addrs {
+		if a.Flags&unix.IFA_F_SECONDARY != 0 {
+			continue
+		}
+		if ip, ok := netip.AddrFromSlice(a.IP); ok && ip.Unmap().Is4() {
+			return ip.Unmap(), nil
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("interface %s has no IPv4 address to send VRRP from", iface)
+}
+
+// Source returns the address adverts are sent from; VRRPv3's checksum
+// covers it through the pseudo-header.
+func (c *Conn) Source() netip.Addr { return c.source }
+
+// Interface returns the name of the interface the Conn is bound to.
+func (c *Conn) Interface() string { return c.iface.Name }
+
+// Send sends one VRRP payload to dst (224.0.0.18 or a unicast peer) in an
+// IPv4 header as keepalived builds it: TOS 0xc0, TTL 255, no DF, protocol
+// 112, source Source(). The kernel fills in the ID and the header checksum.
+func (c *Conn) Send(payload []byte, dst netip.Addr) error {
+	dst = dst.Unmap()
+	if !dst.Is4() {
+		return fmt.Errorf("sending VRRP on %s: destination %s is not an IPv4 address", c.iface.Name, dst)
+	}
+	if len(payload) > maxPacket-ipv4.HeaderLen {
+		return fmt.Errorf("sending VRRP on %s to %s: payload of %d bytes is too large", c.iface.Name, dst, len(payload))
+	}
+	h := &ipv4.Header{
+		Version:  ipv4.Version,
+		Len:      ipv4.HeaderLen,
+		TOS:      TOS,
+		TotalLen: ipv4.HeaderLen + len(payload),
+		TTL:      TTL,
+		Protocol: Protocol,
+		Src:      net.IP(c.source.AsSlice()),
+		Dst:      net.IP(dst.AsSlice()),
+	}
+	if err := c.raw.WriteTo(h, payload, nil); err != nil {
+		return fmt.Errorf("sending VRRP on %s to %s: %w", c.iface.Name, dst, err)
+	}
+	return nil
+}
+
+// Receive blocks until a VRRP packet arrives on the interface and returns
+// it. Packets from our own Source() and packets from other interfaces are
+// dropped and counted in Stats, never returned. After Close it returns an
+// error that matches ErrClosed.
+func (c *Conn) Receive() (Packet, error) {
+	for {
+		h, payload, cm, err := c.raw.ReadFrom(c.buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return Packet{}, fmt.Errorf("receiving VRRP on %s: %w", c.iface.Name, err)
+			}
+			var errno syscall.Errno
+			if errors.As(err, &errno) {
+				return Packet{}, fmt.Errorf("receiving VRRP on %s: %w", c.iface.Name, err)
+			}
+			// Anything else is x/net/ipv4 failing to parse the header.
+			c.malformed.Add(1)
+			continue
+		}
+		now := time.Now()
+		pkt, ok := c.accept(h, payload, cm)
+		if !ok {
+			continue
+		}
+		pkt.Received = now
+		c.delivered.Add(1)
+		return pkt, nil
+	}
+}
+
+// accept turns what the socket read into a Packet, or counts why not.
+func (c *Conn) accept(h *ipv4.Header, payload []byte, cm *ipv4.ControlMessage) (Packet, bool) {
+	src, okSrc := netip.AddrFromSlice(h.Src.To4())
+	dst, okDst := netip.AddrFromSlice(h.Dst.To4())
+	end := h.TotalLen - h.Len
+	if !okSrc || !okDst || end < 0 || end > len(payload) {
+		c.malformed.Add(1)
+		return Packet{}, false
+	}
+	ifIndex := c.iface.Index
+	if cm != nil && cm.IfIndex != 0 {
+		ifIndex = cm.IfIndex
+	}
+	if ifIndex != c.iface.Index {
+		c.otherInterface.Add(1)
+		return Packet{}, false
+	}
+	if src == c.source {
+		c.own.Add(1)
+		return Packet{}, false
+	}
+	return Packet{
+		Src:     src,
+		Dst:     dst,
+		TTL:     uint8(h.TTL),
+		IfIndex: ifIndex,
+		Payload: append([]byte(nil), payload[:end]...),
+	}, true
+}
+
+// Stats returns the counters of what Receive read so far.
+func (c *Conn) Stats() Stats {
+	return Stats{
+		Delivered:      c.delivered.Load(),
+		Own:            c.own.Load(),
+		OtherInterface: c.otherInterface.Load(),
+		Malformed:      c.malformed.Load(),
+	}
+}
+
+// Close leaves the multicast group and closes the socket, which unblocks a
+// pending Receive. Calling it again returns the first result.
+func (c *Conn) Close() error {
+	c.closeOnce.Do(func() {
+		if c.multicast {
+			// The interface may be gone already; closing the socket
+			// leaves the group anyway, so a failure here is no error.
+			_ = c.raw.LeaveGroup(c.iface, groupAddr())
+		}
+		if err := c.raw.Close(); err != nil {
+			c.closeErr = fmt.Errorf("closing VRRP socket of %s: %w", c.iface.Name, err)
+		}
+	})
+	return c.closeErr
+}

@@ -19,6 +19,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -132,11 +133,15 @@ func New(t testing.TB, n int) *Lab {
 	if n < 1 || n >= clientHost {
 		t.Fatalf("netlab.New: node count %d out of range 1..%d", n, clientHost-1)
 	}
+	sweepStale(t)
 	prefix, err := uniquePrefix()
 	if err != nil {
 		t.Fatalf("netlab.New: %v", err)
 	}
 	l := &Lab{Prefix: prefix, Switch: prefix + "sw"}
+	if err := claim(prefix); err != nil {
+		t.Fatalf("netlab.New: %v", err)
+	}
 	// Register the temporary directory before the teardown: cleanups run
 	// last-in first-out, so files the lab's processes still write are removed
 	// only after those processes are dead.
@@ -342,6 +347,52 @@ func (l *Lab) teardown(t testing.TB) {
 		if _, err := runIP("netns", "del", ns); err != nil {
 			t.Errorf("netlab teardown: deleting namespace %s: %v", ns, err)
 		}
+	}
+	os.Remove(filepath.Join(ownersDir, l.Prefix))
+}
+
+// ownersDir holds one file per live lab, named by its prefix and holding the
+// pid of the test binary that built it. A binary killed before its cleanups
+// ran (go test -timeout, a SIGKILL) leaves its lab behind; the next New
+// removes labs whose owner is gone.
+const ownersDir = "/run/hasidecar-netlab"
+
+func claim(prefix string) error {
+	if err := os.MkdirAll(ownersDir, 0o755); err != nil {
+		return fmt.Errorf("recording the lab's owner: %w", err)
+	}
+	return os.WriteFile(filepath.Join(ownersDir, prefix), []byte(strconv.Itoa(os.Getpid())), 0o644)
+}
+
+// sweepStale removes the namespaces of labs whose owner process has exited.
+func sweepStale(t testing.TB) {
+	entries, _ := os.ReadDir(ownersDir)
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(ownersDir, e.Name()))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err == nil && (pid == os.Getpid() || syscall.Kill(pid, 0) == nil) {
+			continue // its owner is alive
+		}
+		prefix := e.Name()
+		out, _ := runIP("netns", "list")
+		for _, line := range strings.Split(out, "\n") {
+			f := strings.Fields(line)
+			if len(f) == 0 || !strings.HasPrefix(f[0], prefix) {
+				continue
+			}
+			rest := strings.TrimPrefix(f[0], prefix)
+			if _, err := strconv.Atoi(rest); err != nil && rest != "sw" && rest != "c" {
+				continue
+			}
+			_ = killNamespacePids(f[0])
+			if _, err := runIP("netns", "del", f[0]); err == nil {
+				t.Logf("netlab: removed namespace %s left by exited test process %d", f[0], pid)
+			}
+		}
+		os.Remove(filepath.Join(ownersDir, prefix))
 	}
 }
 

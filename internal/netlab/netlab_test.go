@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -389,5 +390,29 @@ func TestNginxServesAndDies(t *testing.T) {
 	t.Logf("prober: %v", s)
 	if s.LongestGap < 250*time.Millisecond || s.LongestGap > 5*time.Second || s.ServedBy[n.Name] == 0 {
 		t.Fatalf("prober saw %v, want an outage of about 300ms+", s)
+	}
+}
+
+func TestStaleLabIsSwept(t *testing.T) {
+	RequireRoot(t)
+	// A lab whose owner is gone: a namespace with a lab's name and an owner
+	// file naming a pid that cannot exist.
+	prefix, err := uniquePrefix()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runIP("netns", "add", prefix+"sw"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { runIP("netns", "del", prefix+"sw") })
+	if err := claim(prefix); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ownersDir, prefix), []byte("999999999"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	New(t, 1)
+	if _, err := os.Stat("/run/netns/" + prefix + "sw"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("stale namespace %ssw survived the sweep (%v)", prefix, err)
 	}
 }

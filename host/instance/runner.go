@@ -165,7 +165,10 @@ func (r *Runner) Run(ctx context.Context) error {
 
 	adverts := make(chan vrrp.AdvertReceived, 64)
 	recvDone := make(chan error, 1)
-	go func() { recvDone <- r.receive(adverts) }()
+	// The receiver gives up a pending delivery when the loop has gone.
+	recvCtx, stopRecv := context.WithCancel(ctx)
+	defer stopRecv()
+	go func() { recvDone <- r.receive(adverts, recvCtx.Done()) }()
 
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -175,6 +178,17 @@ func (r *Runner) Run(ctx context.Context) error {
 		now := time.Now()
 		if r.apply(now, ev) {
 			garpAt = now.Add(garpSecondBurst)
+		}
+	}
+	// Events delivered before Run (the first health results, a link that is
+	// already down) apply before Start, so the instance starts where it
+	// stands instead of passing through BACKUP on its way to FAULT.
+	for drained := false; !drained; {
+		select {
+		case ev := <-r.events:
+			step(ev)
+		default:
+			drained = true
 		}
 	}
 	step(vrrp.Start{})
@@ -299,7 +313,7 @@ func (r *Runner) announce(why string) {
 
 // receive reads the socket until it is closed, drops what the instance must
 // not act on (counted by reason) and passes the rest to the event loop.
-func (r *Runner) receive(out chan<- vrrp.AdvertReceived) error {
+func (r *Runner) receive(out chan<- vrrp.AdvertReceived, stop <-chan struct{}) error {
 	for {
 		pkt, err := r.conn.Receive()
 		if err != nil {
@@ -327,7 +341,11 @@ func (r *Runner) receive(out chan<- vrrp.AdvertReceived) error {
 		r.mu.Lock()
 		r.recv++
 		r.mu.Unlock()
-		out <- vrrp.AdvertReceived{From: pkt.Src, Priority: ad.Priority, Interval: ad.Interval}
+		select {
+		case out <- vrrp.AdvertReceived{From: pkt.Src, Priority: ad.Priority, Interval: ad.Interval}:
+		case <-stop:
+			return nil
+		}
 	}
 }
 

@@ -9,8 +9,12 @@ PKGS    := ./...
 
 all: build
 
+PLUGINS := icmp tcp httpget script
+
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/hasidecar ./cmd/hasidecar
+	@for p in $(PLUGINS); do echo "$(GO) build -o $(BIN)/hasidecar-plugin-$$p ./plugins/$$p"; \
+		$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/hasidecar-plugin-$$p ./plugins/$$p || exit 1; done
 
 deps:
 	@./scripts/install-deps.sh
@@ -39,6 +43,17 @@ lint:
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzUnmarshal -fuzztime 60s ./host/vrrp/packet/
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./host/config/
+
+# Regenerates sdk/pluginpb from sdk/proto/checker.proto (protoc from Debian's
+# protobuf-compiler; the Go generators from the module proxy).
+proto:
+	@command -v protoc >/dev/null || apt-get install -y -qq protobuf-compiler
+	GOBIN=$(CURDIR)/bin $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.11
+	GOBIN=$(CURDIR)/bin $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
+	PATH=$(CURDIR)/bin:$$PATH protoc -I sdk/proto \
+		--go_out=sdk/pluginpb --go_opt=paths=source_relative \
+		--go-grpc_out=sdk/pluginpb --go-grpc_opt=paths=source_relative \
+		sdk/proto/checker.proto
 
 clean:
 	rm -rf $(BIN)

@@ -1,0 +1,129 @@
+package sdk
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// testChecker exercises the transport: "ok" passes, "fail" fails, "panic"
+// panics in Check, "slow" ignores its context, a bad "mode" is rejected.
+type testChecker struct{}
+
+func (testChecker) Schema() Schema {
+	return Schema{Attributes: []Attribute{{Name: "mode", Type: String, Required: true, Description: "what to do"}}}
+}
+
+type testProbe struct{ mode string }
+
+func (testChecker) New(c Config) (Probe, Diagnostics) {
+	var cfg struct {
+		Mode string `json:"mode"`
+	}
+	if err := c.Decode(&cfg); err != nil {
+		return nil, Errorf("", "%v", err)
+	}
+	switch cfg.Mode {
+	case "ok", "fail", "panic", "slow":
+		return testProbe{cfg.Mode}, nil
+	case "new-panics":
+		panic("boom in New")
+	}
+	return nil, Errorf("mode", "unknown mode %q", cfg.Mode)
+}
+
+func (p testProbe) Check(ctx context.Context) Result {
+	switch p.mode {
+	case "ok":
+		return Healthy("fine")
+	case "panic":
+		panic("boom")
+	case "slow":
+		time.Sleep(2 * time.Second)
+	}
+	return Unhealthy("not fine")
+}
+
+func client(t *testing.T) *Client {
+	t.Helper()
+	client, _ := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{pluginKey: &grpcPlugin{impl: testChecker{}}})
+	t.Cleanup(func() { client.Close() })
+	c, err := Dispense(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestRoundTrip(t *testing.T) {
+	c := client(t)
+	ctx := context.Background()
+	s, err := c.Schema(ctx)
+	if err != nil || len(s.Attributes) != 1 || s.Attributes[0] != (Attribute{Name: "mode", Type: String, Required: true, Description: "what to do"}) {
+		t.Fatalf("schema %+v %v", s, err)
+	}
+	diags, err := c.Validate(ctx, []byte(`{"mode":"dance"}`))
+	if err != nil || len(diags) != 1 || diags[0].Attribute != "mode" || diags[0].Severity != Error || !strings.Contains(diags[0].Summary, "dance") {
+		t.Fatalf("validate %+v %v", diags, err)
+	}
+	for _, tt := range []struct {
+		id, mode string
+		healthy  bool
+		message  string
+	}{
+		{"a", "ok", true, "fine"},
+		{"b", "fail", false, "not fine"},
+		{"c", "panic", false, "plugin panicked: boom"},
+	} {
+		if diags, err := c.Configure(ctx, tt.id, []byte(`{"mode":"`+tt.mode+`"}`)); err != nil || diags.HasErrors() {
+			t.Fatalf("configure %s: %v %v", tt.id, diags, err)
+		}
+		res, latency, err := c.Check(ctx, tt.id)
+		if err != nil || res.Healthy != tt.healthy || res.Message != tt.message || latency <= 0 {
+			t.Errorf("check %s: %+v %v %v", tt.id, res, latency, err)
+		}
+	}
+	// After a panicking probe the plugin still serves.
+	if res, _, err := c.Check(ctx, "a"); err != nil || !res.Healthy {
+		t.Fatalf("plugin unusable after a panic: %+v %v", res, err)
+	}
+	if err := c.Remove(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Check(ctx, "a"); status.Code(err) != codes.NotFound {
+		t.Fatalf("check of a removed id: %v", err)
+	}
+}
+
+func TestPanicInNewIsADiagnostic(t *testing.T) {
+	diags, err := client(t).Configure(context.Background(), "x", []byte(`{"mode":"new-panics"}`))
+	if err != nil || !diags.HasErrors() || !strings.Contains(diags[0].Summary, "boom in New") {
+		t.Fatalf("%+v %v", diags, err)
+	}
+}
+
+func TestDeadlineEndsACall(t *testing.T) {
+	c := client(t)
+	if _, err := c.Configure(context.Background(), "s", []byte(`{"mode":"slow"}`)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, _, err := c.Check(ctx, "s")
+	if status.Code(err) != codes.DeadlineExceeded || time.Since(start) > time.Second {
+		t.Fatalf("a probe ignoring its context held the host: %v after %v", err, time.Since(start))
+	}
+}
+
+func TestBadConfigJSON(t *testing.T) {
+	diags, err := client(t).Validate(context.Background(), []byte(`{not json`))
+	if err != nil || !diags.HasErrors() {
+		t.Fatalf("%+v %v", diags, err)
+	}
+}

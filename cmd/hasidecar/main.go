@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/hasidecar/hasidecar/host/config"
 	"github.com/hasidecar/hasidecar/host/control"
 	"github.com/hasidecar/hasidecar/host/daemon"
@@ -138,6 +140,16 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The checks' config blocks are validated by their plugins, which run
+	// here as they would under the daemon; their logs stay quiet.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if diags := daemon.ValidateChecks(ctx, cfg, zap.NewNop()); len(diags) > 0 {
+		config.WriteDiagnostics(stderr, diags)
+		if diags.HasErrors() {
+			return errReported
+		}
+	}
 	fmt.Fprintf(stdout, "%s: valid (%d instances, %d checks)\n", *path, len(cfg.Instances), len(cfg.Checks))
 	return nil
 }
@@ -159,7 +171,13 @@ func cmdRun(args []string, stderr io.Writer) error {
 	defer log.Sync()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	return daemon.Run(ctx, cfg, log)
+	err = daemon.Run(ctx, cfg, log)
+	var de *daemon.DiagnosticsError
+	if errors.As(err, &de) {
+		config.WriteDiagnostics(stderr, de.Diags)
+		return errReported
+	}
+	return err
 }
 
 // controlSocket finds the daemon's socket from its configuration file.

@@ -45,6 +45,17 @@ type InstanceStatus struct {
 	AdvertsSent    uint64            `json:"adverts_sent"`
 	AdvertsRecv    uint64            `json:"adverts_received"`
 	Dropped        map[string]uint64 `json:"dropped,omitempty"`
+	// Tracks says how each tracked check moves the priority now.
+	Tracks []TrackStatus `json:"track_checks,omitempty"`
+}
+
+// TrackStatus is one track_check of an instance.
+type TrackStatus struct {
+	Check   string `json:"check"`
+	Weight  int    `json:"weight"`
+	Healthy bool   `json:"healthy"`
+	Applied int    `json:"applied"` // added to the base priority now
+	Fault   bool   `json:"fault"`   // holds the instance in FAULT
 }
 
 // CheckStatus describes one health check.

@@ -20,6 +20,7 @@ import (
 	"github.com/hasidecar/hasidecar/host/health"
 	"github.com/hasidecar/hasidecar/host/instance"
 	"github.com/hasidecar/hasidecar/host/linkwatch"
+	"github.com/hasidecar/hasidecar/host/notify"
 	"github.com/hasidecar/hasidecar/host/plugin"
 	"github.com/hasidecar/hasidecar/host/systemd"
 	"github.com/hasidecar/hasidecar/host/vip"
@@ -40,6 +41,8 @@ type Daemon struct {
 // checks that move its priority.
 type tracked struct {
 	*instance.Runner
+	name   string
+	notify string // notify script, or ""
 	base   uint8
 	links  []string
 	checks []health.Track
@@ -105,6 +108,9 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger) (err error) {
 		return err
 	}
 	d.followHealth(ctx, &wg)
+
+	notifiers := d.startNotifiers(&wg)
+	defer notifiers()
 
 	for _, r := range d.runners {
 		wg.Add(1)
@@ -190,7 +196,7 @@ func (d *Daemon) newRunner(ctx context.Context, ic config.Instance) (*tracked, f
 	for _, tc := range ic.TrackChecks {
 		checks = append(checks, health.Track{Check: tc.Check, Weight: tc.Weight})
 	}
-	return &tracked{Runner: r, base: ic.Priority, links: links, checks: checks}, closeFn, nil
+	return &tracked{Runner: r, name: ic.Name, base: ic.Priority, links: links, checks: checks, notify: ic.Notify}, closeFn, nil
 }
 
 // watchLinks raises "link X down" on every instance that follows X while X is
@@ -245,6 +251,33 @@ func ValidateChecks(ctx context.Context, cfg *config.Config, log *zap.Logger) hc
 	defer m.Close()
 	_, diags := checkspec.Resolve(ctx, cfg.Checks, m)
 	return diags
+}
+
+// startNotifiers runs each instance's notify script on its transitions. The
+// returned function, called after the runners have stopped, lets the last
+// notifications (INIT on shutdown) run before Run returns.
+func (d *Daemon) startNotifiers(wg *sync.WaitGroup) (wait func()) {
+	ctx, stop := context.WithCancel(context.Background())
+	var nwg sync.WaitGroup
+	for _, r := range d.runners {
+		if r.notify == "" {
+			continue
+		}
+		n := notify.New(r.notify, notify.DefaultTimeout, d.log)
+		r.OnTransition(func(t vrrp.Transition, prio uint8) {
+			n.Notify(notify.Event{Instance: r.name, State: t.To.String(), Priority: prio})
+		})
+		nwg.Add(1)
+		go func() {
+			defer nwg.Done()
+			n.Run(ctx)
+		}()
+	}
+	return func() {
+		wg.Wait()
+		stop()
+		nwg.Wait()
+	}
 }
 
 // startChecks validates every check's config with its plugin, hands the

@@ -50,6 +50,7 @@ func TestSchedulerHysteresisAndOrder(t *testing.T) {
 	}}
 	s := NewScheduler([]CheckSpec{{Name: "nginx", Plugin: "httpget", Interval: 20 * time.Millisecond, Timeout: 10 * time.Millisecond, Rise: 2, Fall: 2}}, r, zap.NewNop())
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	done := make(chan struct{})
 	go func() { s.Run(ctx); close(done) }()
 

@@ -8,6 +8,7 @@ package e2e
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"slices"
@@ -46,6 +47,10 @@ func TestBench(t *testing.T) {
 	r := row{name: "outage on graceful stop (SIGTERM), 1s adverts"}
 	r.hasidecar = median(t, "hasidecar-sigterm", func(t *testing.T) time.Duration { return gracefulStopOutage(t, false) })
 	r.keepalived = median(t, "keepalived-sigterm", func(t *testing.T) time.Duration { return gracefulStopOutage(t, true) })
+	rows = append(rows, r)
+	r = row{name: "HTTP outage when nginx dies on the master"}
+	r.hasidecar = median(t, "hasidecar-nginx", func(t *testing.T) time.Duration { return nginxDeathOutage(t, false) })
+	r.keepalived = median(t, "keepalived-nginx", func(t *testing.T) time.Duration { return nginxDeathOutage(t, true) })
 	rows = append(rows, r)
 
 	fmt.Printf("\nhasidecar beside keepalived (%s), client pings the VIP every 10 ms; longest gap between replies, median of %d\n\n",
@@ -141,4 +146,63 @@ const sigterm = syscall.SIGTERM
 func execOutput(name string, args ...string) (string, error) {
 	out, err := exec.Command(name, args...).CombinedOutput()
 	return string(out), err
+}
+
+// nginxDeathOutage: hasidecar with its httpget check (100 ms interval, fall 2)
+// against keepalived at its best (vrrp_script with curl, interval 1 s, fall 1),
+// both at 100 ms adverts; a client fetches a page through the VIP every 10 ms.
+func nginxDeathOutage(t *testing.T, useKeepalived bool) time.Duration {
+	netlab.RequireNginx(t)
+	lab := netlab.New(t, 2)
+	var webs []*netlab.Nginx
+	for _, n := range lab.Nodes {
+		webs = append(webs, n.StartNginx(t))
+	}
+	every := 100 * time.Millisecond
+	for i, n := range lab.Nodes {
+		c := nodeConfig{Priority: []int{150, 100}[i], Preempt: true, AdvertInterval: every}
+		if useKeepalived {
+			keepalivedScriptPeer(t, lab, n, c)
+		} else {
+			c.Checks, c.InstanceExtra = nginxCheck(every, 2)
+			startHasidecar(t, lab, n, c)
+		}
+	}
+	n1, n2 := lab.Nodes[0], lab.Nodes[1]
+	waitSoleHolder(t, lab, n1, 10*time.Second)
+	p := lab.Client.StartHTTPProber(t, "http://"+vip.Addr().String()+"/", 10*time.Millisecond)
+	waitServedBy(t, p, n1.Name, 5*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	webs[0].Kill(t)
+	waitServedBy(t, p, n2.Name, 20*time.Second)
+	before := p.Stats().OK
+	for end := time.Now().Add(5 * time.Second); p.Stats().OK < before+50 && time.Now().Before(end); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return p.Stop().LongestGap
+}
+
+// keepalivedScriptPeer runs keepalived with the usual nginx check: a
+// vrrp_script running curl every second, weight -60, fall 1.
+func keepalivedScriptPeer(t *testing.T, lab *netlab.Lab, n *netlab.Node, c nodeConfig) {
+	netlab.RequireKeepalived(t)
+	c = c.withDefaults()
+	kc := netlab.KeepalivedConfig{
+		Iface: n.Iface, State: "BACKUP", VRID: c.VRID, Priority: c.Priority, Version: c.Version,
+		AdvertInterval: c.AdvertInterval, Preempt: c.Preempt, VIPs: []netip.Prefix{vip},
+		GlobalExtra: []string{"script_user root", "enable_script_security"},
+		TopLevel: []string{
+			"vrrp_script chk_nginx {",
+			`    script "/usr/bin/curl -sf -o /dev/null -m 1 http://127.0.0.1/healthz"`,
+			"    interval 1", "    timeout 1", "    fall 1", "    rise 1", "    weight -60",
+			"}",
+		},
+		InstanceExtra: []string{"track_script {", "    chk_nginx", "}"},
+	}
+	p := n.StartKeepalived(t, kc)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("keepalived log of %s:\n%s", n.Name, p.Log())
+		}
+	})
 }

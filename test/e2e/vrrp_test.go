@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,10 +19,12 @@ func TestPairElectionTakeoverAndReturn(t *testing.T) {
 			t.Parallel()
 			lab := netlab.New(t, 2)
 			n1, n2 := lab.Nodes[0], lab.Nodes[1]
+			// Node 1 first: without preemption, whoever wins the first
+			// election keeps the VIP, and the test wants node 1 as master.
 			d1 := startHasidecar(t, lab, n1, nodeConfig{Priority: 150, Preempt: preempt})
-			d2 := startHasidecar(t, lab, n2, nodeConfig{Priority: 100, Preempt: preempt})
-
 			waitSoleHolder(t, lab, n1, 10*time.Second)
+			d2 := startHasidecar(t, lab, n2, nodeConfig{Priority: 100, Preempt: preempt})
+			time.Sleep(500 * time.Millisecond) // node 2 hears node 1 and settles as backup
 			// The client learns the VIP's MAC from the master.
 			if err := lab.Client.Ping(vip.Addr(), 2*time.Second); err != nil {
 				t.Fatalf("client cannot reach the VIP on the master: %v", err)
@@ -224,5 +228,34 @@ func TestTrackInterfacePutsTheInstanceInFault(t *testing.T) {
 	waitSoleHolder(t, lab, n1, 5*time.Second)
 	if st := d1.status(t).Instances[0]; st.State != "MASTER" || len(st.Faults) != 0 {
 		t.Fatalf("status after the link came back: %+v", st)
+	}
+}
+
+func TestNotifyScriptSeesEveryTransitionInOrder(t *testing.T) {
+	netlab.RequireRoot(t)
+	t.Parallel()
+	lab := netlab.New(t, 2)
+	n1, n2 := lab.Nodes[0], lab.Nodes[1]
+	dir := t.TempDir()
+	out := filepath.Join(dir, "transitions")
+	script := filepath.Join(dir, "notify.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"$1 $2 $3\" >> "+out+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d1 := startHasidecar(t, lab, n1, nodeConfig{Priority: 150, Preempt: true, InstanceExtra: fmt.Sprintf("  notify = %q\n", script)})
+	startHasidecar(t, lab, n2, nodeConfig{Priority: 100, Preempt: true})
+	waitSoleHolder(t, lab, n1, 10*time.Second)
+	lab.PortDown(t, n1)
+	waitSoleHolder(t, lab, n2, 5*time.Second)
+	lab.PortUp(t, n1)
+	waitSoleHolder(t, lab, n1, 5*time.Second)
+	d1.proc.Signal(syscall.SIGTERM)
+	if exited, _ := d1.proc.WaitTimeout(10 * time.Second); !exited {
+		t.Fatal("hasidecar did not exit")
+	}
+	b, _ := os.ReadFile(out)
+	want := "VI_1 BACKUP 150\nVI_1 MASTER 150\nVI_1 FAULT 150\nVI_1 BACKUP 150\nVI_1 MASTER 150\nVI_1 INIT 150\n"
+	if string(b) != want {
+		t.Fatalf("notify script saw:\n%s\nwant:\n%s", b, want)
 	}
 }

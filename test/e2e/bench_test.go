@@ -7,16 +7,21 @@ package e2e
 // same run on the same machine, and the table prints their ratio.
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/hasidecar/hasidecar/host/plugin"
 	"github.com/hasidecar/hasidecar/internal/netlab"
 )
 
@@ -53,6 +58,9 @@ func TestBench(t *testing.T) {
 	r.keepalived = median(t, "keepalived-nginx", func(t *testing.T) time.Duration { return nginxDeathOutage(t, true) })
 	rows = append(rows, r)
 
+	p50, p99 := checkRPCOverhead(t)
+	hRSS, kRSS := residentMemory(t)
+
 	fmt.Printf("\nhasidecar beside keepalived (%s), client pings the VIP every 10 ms; longest gap between replies, median of %d\n\n",
 		keepalivedVersion(), trials())
 	fmt.Printf("%-48s %12s %12s %8s\n", "measurement", "hasidecar", "keepalived", "ratio")
@@ -60,6 +68,13 @@ func TestBench(t *testing.T) {
 		fmt.Printf("%-48s %12v %12v %8.2f\n", r.name, r.hasidecar.Round(time.Millisecond), r.keepalived.Round(time.Millisecond),
 			float64(r.hasidecar)/float64(r.keepalived))
 	}
+	fmt.Printf("%-48s %12s %12s %8s\n", "check RPC overhead (tcp plugin), p50 / p99",
+		fmt.Sprintf("%v / %v", p50.Round(time.Microsecond), p99.Round(time.Microsecond)), "-", "-")
+	fmt.Printf("%-48s %12s %12s %8.2f\n", "resident memory, daemon + its processes",
+		fmt.Sprintf("%.1f MiB", hRSS), fmt.Sprintf("%.1f MiB", kRSS), hRSS/kRSS)
+	fmt.Println("\nhasidecar's memory is the daemon and its four plugins (one check each); keepalived's is its")
+	fmt.Println("parent and VRRP child with one vrrp_script. The RPC overhead is the host's round trip")
+	fmt.Println("through gRPC minus the probe's own latency as the plugin measured it.")
 	fmt.Println()
 }
 
@@ -184,7 +199,7 @@ func nginxDeathOutage(t *testing.T, useKeepalived bool) time.Duration {
 
 // keepalivedScriptPeer runs keepalived with the usual nginx check: a
 // vrrp_script running curl every second, weight -60, fall 1.
-func keepalivedScriptPeer(t *testing.T, lab *netlab.Lab, n *netlab.Node, c nodeConfig) {
+func keepalivedScriptPeer(t *testing.T, lab *netlab.Lab, n *netlab.Node, c nodeConfig) *netlab.Process {
 	netlab.RequireKeepalived(t)
 	c = c.withDefaults()
 	kc := netlab.KeepalivedConfig{
@@ -205,4 +220,100 @@ func keepalivedScriptPeer(t *testing.T, lab *netlab.Lab, n *netlab.Node, c nodeC
 			t.Logf("keepalived log of %s:\n%s", n.Name, p.Log())
 		}
 	})
+	return p
+}
+
+// checkRPCOverhead runs the tcp plugin against a local listener through the
+// plugin manager, as the daemon does, and returns the p50 and p99 of the
+// round trip minus the probe's own latency.
+func checkRPCOverhead(t *testing.T) (p50, p99 time.Duration) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	m := plugin.NewManager(plugin.Options{Dir: filepath.Dir(binary)})
+	defer m.Close()
+	ctx := context.Background()
+	cfg := []byte(`{"address":"` + l.Addr().String() + `"}`)
+	if diags, err := m.Configure(ctx, "tcp", "bench", cfg); err != nil || diags.HasErrors() {
+		t.Fatalf("configuring the tcp plugin: %v %v", diags, err)
+	}
+	var over []time.Duration
+	for i := 0; i < 2000; i++ {
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		start := time.Now()
+		res, probe, err := m.Check(cctx, "tcp", "bench")
+		rtt := time.Since(start)
+		cancel()
+		if err != nil || !res.Healthy {
+			t.Fatalf("check %d: %+v %v", i, res, err)
+		}
+		if i >= 100 { // warm-up
+			over = append(over, rtt-probe)
+		}
+	}
+	slices.Sort(over)
+	return over[len(over)/2], over[len(over)*99/100]
+}
+
+// residentMemory returns the resident memory (MiB) of a running hasidecar
+// with its four plugins, and of a running keepalived with one vrrp_script.
+func residentMemory(t *testing.T) (hasidecar, keepalived float64) {
+	lab := netlab.New(t, 2)
+	dir := t.TempDir()
+	script := filepath.Join(dir, "ok.sh")
+	os.WriteFile(script, []byte("#!/bin/sh\nexit 0\n"), 0o755)
+	checks := fmt.Sprintf(`
+check "icmp" {
+  plugin = "icmp"
+  config { address = "127.0.0.1" }
+}
+check "tcp" {
+  plugin = "tcp"
+  config { address = "127.0.0.1:22" }
+}
+check "http" {
+  plugin = "httpget"
+  config { url = "http://127.0.0.1/" }
+}
+check "script" {
+  plugin = "script"
+  config { command = [%q] }
+}
+`, script)
+	d := startHasidecar(t, lab, lab.Nodes[0], nodeConfig{Priority: 150, Preempt: true, Checks: checks})
+	k := keepalivedScriptPeer(t, lab, lab.Nodes[1], nodeConfig{Priority: 100, Preempt: true})
+	deadline := time.Now().Add(10 * time.Second)
+	for len(d.proc.Children()) < 4 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second) // let both settle into their steady state
+	return rssMiB(append([]int{d.proc.Pid()}, d.proc.Children()...)), rssMiB(append([]int{k.Pid()}, k.Children()...))
+}
+
+func rssMiB(pids []int) float64 {
+	var kb int
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+				n, _ := strconv.Atoi(f[1])
+				kb += n
+			}
+		}
+	}
+	return float64(kb) / 1024
 }

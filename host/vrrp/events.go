@@ -194,9 +194,17 @@ func (in *Instance) backupReceived(now time.Time, ad AdvertReceived) []Action {
 		in.lowerSince = time.Time{}
 		return nil
 	}
-	if !in.cfg.Preempt || ad.Priority >= in.effective {
+	if ad.Priority >= in.effective || (!in.cfg.Preempt && !in.fellBelowUs(ad)) {
 		in.follow(now, ad)
 		in.lowerSince = time.Time{}
+		return nil
+	}
+	if !in.cfg.Preempt {
+		// The master we followed fell below us (its health failed): without
+		// preemption we would keep a sick master forever, which is what
+		// keepalived's nopreempt does to weight-based checks. Take over as
+		// from a resignation; no preempt_delay, as nothing returns here.
+		in.takeOverSoon(now)
 		return nil
 	}
 	// A master with lower priority than ours, and we preempt.
@@ -208,13 +216,25 @@ func (in *Instance) backupReceived(now time.Time, ad AdvertReceived) []Action {
 		in.follow(now, ad)
 		return nil
 	}
+	in.takeOverSoon(now)
+	return nil
+}
+
+// fellBelowUs reports whether ad comes from the master we follow, whose
+// priority was at least ours and now is below it.
+func (in *Instance) fellBelowUs(ad AdvertReceived) bool {
+	return ad.From == in.masterAddr && in.masterPriority >= in.effective && ad.Priority < in.effective
+}
+
+// takeOverSoon handles an advertisement we will not follow: with
+// LowerPriorityIsResignation we take over after Skew_Time; otherwise the
+// advertisement is discarded and Master_Down_Timer runs out.
+func (in *Instance) takeOverSoon(now time.Time) {
 	if in.cfg.LowerPriorityIsResignation {
 		if at := now.Add(in.SkewTime()); at.Before(in.masterDownAt) {
 			in.masterDownAt = at
 		}
 	}
-	// Otherwise discard: Master_Down_Timer runs out and we preempt.
-	return nil
 }
 
 // follow accepts the sender as our master and restarts Master_Down_Timer.

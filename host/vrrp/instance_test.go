@@ -171,6 +171,29 @@ func TestTransitions(t *testing.T) {
 			{3610 * ms, Tick{}, nil, Backup},
 			{6610 * ms, Tick{}, becomeMaster, Master},
 		}},
+		{"non-preempting backup takes over when the master it follows falls below it", func(c *Config) { c.Preempt = false }, []step{
+			{0, Start{}, []string{"->BACKUP"}, Backup},
+			{1 * time.Second, advert(addrB, 150, time.Second), nil, Backup},
+			{2 * time.Second, advert(addrB, 90, time.Second), nil, Backup},
+			{3 * time.Second, advert(addrB, 90, time.Second), nil, Backup},
+			// Master_Down_Interval after the last advertisement it followed (1 s)
+			{4609 * ms, Tick{}, nil, Backup},
+			{4610 * ms, Tick{}, becomeMaster, Master},
+		}},
+		{"... and after Skew_Time with fast takeover", func(c *Config) { c.Preempt = false; c.LowerPriorityIsResignation = true }, []step{
+			{0, Start{}, []string{"->BACKUP"}, Backup},
+			{1 * time.Second, advert(addrB, 150, time.Second), nil, Backup},
+			{2 * time.Second, advert(addrB, 90, time.Second), nil, Backup},
+			{2609 * ms, Tick{}, nil, Backup},
+			{2610 * ms, Tick{}, becomeMaster, Master},
+		}},
+		{"non-preempting backup keeps following a master that was below it from the start", func(c *Config) { c.Preempt = false; c.LowerPriorityIsResignation = true }, []step{
+			{0, Start{}, []string{"->BACKUP"}, Backup},
+			{1 * time.Second, advert(addrB, 90, time.Second), nil, Backup},
+			{2 * time.Second, advert(addrB, 80, time.Second), nil, Backup},
+			{5 * time.Second, advert(addrB, 80, time.Second), nil, Backup},
+			{8 * time.Second, Tick{}, nil, Backup},
+		}},
 		{"priority 0 makes the backup take over after Skew_Time", nil, []step{
 			{0, Start{}, []string{"->BACKUP"}, Backup},
 			{1 * time.Second, advert(addrB, 150, time.Second), nil, Backup},

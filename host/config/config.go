@@ -75,7 +75,10 @@ type Config struct {
 	Control   Control
 	Metrics   *Metrics // nil when the file has no metrics block
 	Checks    []Check
-	Instances []Instance
+	// PluginPins maps a plugin name to the sha256 its binary must have
+	// (`plugin "NAME" { sha256 = "…" }`); a mismatching binary is refused.
+	PluginPins map[string]string
+	Instances  []Instance
 }
 
 // Control configures the Unix socket that status and reload talk to.

@@ -70,6 +70,12 @@ func TestParseRejects(t *testing.T) {
 		{"metrics port name", `metrics { listen = ":http" }`, "has no valid port", "", 1, 20},
 		{"metrics without listen", "metrics {}\n", "metrics block has no listen", "remove the block", 1, 1},
 
+		// Plugin pins.
+		{"plugin pin not hex", `plugin "httpget" { sha256 = "abc" }`, `sha256 = "abc" is not a sha256 digest`, "sha256sum", 1, 29},
+		{"plugin pin without sha256", `plugin "httpget" {}`, "Missing required argument", "", 1, 18},
+		{"plugin pin bad name", `plugin "../x" { sha256 = "` + strings.Repeat("a", 64) + `" }`, `plugin "../x" is not a plugin name`, "letters, digits", 1, 8},
+		{"plugin pinned twice", "plugin \"tcp\" { sha256 = \"" + strings.Repeat("a", 64) + "\" }\nplugin \"tcp\" { sha256 = \"" + strings.Repeat("a", 64) + "\" }\n", "duplicate", "", 2, 1},
+
 		// Checks.
 		{"check without plugin", "check \"nginx\" {\n  interval = \"1s\"\n}\n", `check "nginx" has no plugin`, "hasidecar-plugin-NAME", 1, 1},
 		{"check plugin path", `check "nginx" { plugin = "../bin/evil" }`, `plugin = "../bin/evil" is not a plugin name`, "letters, digits", 1, 26},
@@ -242,6 +248,11 @@ func TestParseAccepts(t *testing.T) {
 		{"numbers as strings", strings.Replace(instanceWith(""), "= 51", `= "51"`, 1), func(t *testing.T, cfg *Config) {
 			if cfg.Instances[0].VRID != 51 {
 				t.Errorf("vrid = %d", cfg.Instances[0].VRID)
+			}
+		}},
+		{"plugin pin", `plugin "httpget" { sha256 = "` + strings.Repeat("AB", 32) + `" }`, func(t *testing.T, cfg *Config) {
+			if cfg.PluginPins["httpget"] != strings.Repeat("ab", 32) {
+				t.Errorf("pins = %v", cfg.PluginPins)
 			}
 		}},
 		{"fast_preempt off", instanceWith(`fast_preempt = false`), func(t *testing.T, cfg *Config) {

@@ -1,12 +1,14 @@
 package config
 
 import (
+	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -97,6 +99,7 @@ func rootSchema() *hcl.BodySchema {
 			{Type: "control"},
 			{Type: "metrics"},
 			{Type: "check", LabelNames: []string{"name"}},
+			{Type: "plugin", LabelNames: []string{"name"}},
 			{Type: "vrrp_instance", LabelNames: []string{"name"}},
 		},
 	}
@@ -147,6 +150,7 @@ func (d *decoder) root(body hcl.Body, host HostDefaults) *Config {
 	var controlSeen, metricsSeen *hcl.Block
 	checkSeen := map[string]*hcl.Block{}
 	instanceSeen := map[string]*hcl.Block{}
+	pluginSeen := map[string]*hcl.Block{}
 	vridSeen := map[vridKey]Instance{}
 	for _, blk := range content.Blocks {
 		switch blk.Type {
@@ -163,6 +167,16 @@ func (d *decoder) root(body hcl.Body, host HostDefaults) *Config {
 				continue
 			}
 			cfg.Checks = append(cfg.Checks, d.check(blk))
+		case "plugin":
+			if !d.uniqueName(blk, pluginSeen) {
+				continue
+			}
+			if sum, ok := d.pluginPin(blk); ok {
+				if cfg.PluginPins == nil {
+					cfg.PluginPins = map[string]string{}
+				}
+				cfg.PluginPins[blk.Labels[0]] = sum
+			}
 		case "vrrp_instance":
 			if !d.uniqueName(blk, instanceSeen) {
 				continue
@@ -292,4 +306,30 @@ func (d *decoder) metrics(blk *hcl.Block) *Metrics {
 		return nil
 	}
 	return &Metrics{Listen: s}
+}
+
+// pluginPin decodes `plugin "NAME" { sha256 = "…" }`: the digest the plugin's
+// binary must have.
+func (d *decoder) pluginPin(blk *hcl.Block) (string, bool) {
+	name := blk.Labels[0]
+	if reason := badPluginName(name); reason != "" {
+		d.errorAt(blk.LabelRanges[0], &blk.DefRange, fmt.Sprintf("plugin %q is not a plugin name", name), reason)
+		return "", false
+	}
+	content, diags := blk.Body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "sha256", Required: true}}})
+	d.diags = append(d.diags, diags...)
+	a, ok := content.Attributes["sha256"]
+	if !ok {
+		return "", false
+	}
+	s, ok := d.str(a, `"<64 hex digits, from sha256sum>"`)
+	if !ok {
+		return "", false
+	}
+	s = strings.ToLower(s)
+	if b, err := hex.DecodeString(s); err != nil || len(b) != 32 {
+		d.valueError(a, d.shown(a)+" is not a sha256 digest", "give the 64 hex digits that sha256sum prints for hasidecar-plugin-"+name)
+		return "", false
+	}
+	return s, true
 }

@@ -80,7 +80,7 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger) (err error) {
 	}
 
 	if len(cfg.Checks) > 0 {
-		d.plugins = plugin.NewManager(plugin.Options{Dir: cfg.PluginDir, Log: log})
+		d.plugins = plugin.NewManager(plugin.Options{Dir: cfg.PluginDir, Log: log, Pins: cfg.PluginPins})
 		defer d.plugins.Close()
 	}
 	if err := d.startChecks(ctx); err != nil {
@@ -247,7 +247,7 @@ func ValidateChecks(ctx context.Context, cfg *config.Config, log *zap.Logger) hc
 	if len(cfg.Checks) == 0 {
 		return nil
 	}
-	m := plugin.NewManager(plugin.Options{Dir: cfg.PluginDir, Log: log})
+	m := plugin.NewManager(plugin.Options{Dir: cfg.PluginDir, Log: log, Pins: cfg.PluginPins})
 	defer m.Close()
 	_, diags := checkspec.Resolve(ctx, cfg.Checks, m)
 	return diags

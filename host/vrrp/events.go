@@ -163,7 +163,9 @@ func (in *Instance) tick(now time.Time) []Action {
 			return nil
 		}
 		why := "no advertisement for Master_Down_Interval"
-		if in.masterAddr.IsValid() {
+		if in.downReason != "" {
+			why = in.downReason
+		} else if in.masterAddr.IsValid() {
 			why = fmt.Sprintf("master %v silent for Master_Down_Interval (%v)", in.masterAddr, in.MasterDownInterval())
 		}
 		return in.becomeMaster(now, why)
@@ -191,6 +193,7 @@ func (in *Instance) backupReceived(now time.Time, ad AdvertReceived) []Action {
 		// The master resigned: take over after Skew_Time, so that the backup
 		// with the highest priority answers first.
 		in.masterDownAt = now.Add(in.SkewTime())
+		in.downReason = fmt.Sprintf("master %v resigned (priority 0)", ad.From)
 		in.lowerSince = time.Time{}
 		return nil
 	}
@@ -204,7 +207,7 @@ func (in *Instance) backupReceived(now time.Time, ad AdvertReceived) []Action {
 		// preemption we would keep a sick master forever, which is what
 		// keepalived's nopreempt does to weight-based checks. Take over as
 		// from a resignation; no preempt_delay, as nothing returns here.
-		in.takeOverSoon(now)
+		in.takeOverSoon(now, fmt.Sprintf("master %v fell to priority %d, below our %d", ad.From, ad.Priority, in.effective))
 		return nil
 	}
 	// A master with lower priority than ours, and we preempt.
@@ -216,7 +219,7 @@ func (in *Instance) backupReceived(now time.Time, ad AdvertReceived) []Action {
 		in.follow(now, ad)
 		return nil
 	}
-	in.takeOverSoon(now)
+	in.takeOverSoon(now, fmt.Sprintf("master %v advertises priority %d, below our %d: preempting", ad.From, ad.Priority, in.effective))
 	return nil
 }
 
@@ -229,16 +232,18 @@ func (in *Instance) fellBelowUs(ad AdvertReceived) bool {
 // takeOverSoon handles an advertisement we will not follow: with
 // LowerPriorityIsResignation we take over after Skew_Time; otherwise the
 // advertisement is discarded and Master_Down_Timer runs out.
-func (in *Instance) takeOverSoon(now time.Time) {
+func (in *Instance) takeOverSoon(now time.Time, why string) {
 	if in.cfg.LowerPriorityIsResignation {
 		if at := now.Add(in.SkewTime()); at.Before(in.masterDownAt) {
 			in.masterDownAt = at
+			in.downReason = why + " (fast_preempt: after Skew_Time)"
 		}
 	}
 }
 
 // follow accepts the sender as our master and restarts Master_Down_Timer.
 func (in *Instance) follow(now time.Time, ad AdvertReceived) {
+	in.downReason = ""
 	in.masterAddr = ad.From
 	in.masterPriority = ad.Priority
 	if in.cfg.Version == 3 && ad.Interval > 0 {
@@ -320,6 +325,7 @@ func (in *Instance) becomeBackup(now time.Time, why string) []Action {
 }
 
 func (in *Instance) setState(to State, why string) Transition {
+	in.downReason = ""
 	t := Transition{From: in.state, To: to, Reason: why}
 	in.state = to
 	in.transitions++

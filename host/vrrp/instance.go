@@ -90,6 +90,7 @@ type Instance struct {
 	masterDownAt time.Time // BACKUP: when the master is declared down
 	started      time.Time // when Start was handled, for preempt_delay
 	lowerSince   time.Time // BACKUP: first advert of a lower-priority master seen since the last higher one
+	downReason   string    // BACKUP: why masterDownAt was brought forward, for the transition's reason
 
 	faults      map[string]bool
 	transitions int

@@ -345,6 +345,21 @@ func TestTransitionReasonsNameTheCause(t *testing.T) {
 	if want := "198.51.100.2"; !strings.Contains(tr.Reason, want) {
 		t.Errorf("reason %q does not name the silent master %s", tr.Reason, want)
 	}
+
+	fast := newInstance(t, cfg(func(c *Config) { c.LowerPriorityIsResignation = true }))
+	fast.Handle(t0, Start{})
+	fast.Handle(t0, advert(addrB, 50, time.Second))
+	acts = fast.Handle(t0.Add(time.Second), Tick{})
+	if tr := acts[0].(Transition); !strings.Contains(tr.Reason, "below our 100") || !strings.Contains(tr.Reason, "fast_preempt") {
+		t.Errorf("early takeover's reason %q does not say why", tr.Reason)
+	}
+	resigned := newInstance(t, cfg(nil))
+	resigned.Handle(t0, Start{})
+	resigned.Handle(t0, advert(addrB, 0, time.Second))
+	acts = resigned.Handle(t0.Add(time.Second), Tick{})
+	if tr := acts[0].(Transition); !strings.Contains(tr.Reason, "resigned") {
+		t.Errorf("takeover after a resignation: reason %q", tr.Reason)
+	}
 	if in.Transitions() != 2 {
 		t.Errorf("Transitions = %d, want 2", in.Transitions())
 	}

@@ -37,7 +37,9 @@ func TestMain(m *testing.M) {
 		builds[filepath.Join(dir, "hasidecar-plugin-"+p)] = "github.com/hasidecar/hasidecar/plugins/" + p
 	}
 	for out, pkg := range builds {
-		build := exec.Command("go", "build", "-o", out, pkg)
+		// As `make build` builds them: static, so that measurements match.
+		build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", out, pkg)
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
 			fmt.Fprintln(os.Stderr, "building", pkg+":", err)
@@ -234,4 +236,31 @@ func names(ns []*netlab.Node) []string {
 		out[i] = n.Name
 	}
 	return out
+}
+
+// keepalivedScriptPeer runs keepalived tracking a vrrp_script as keepalived
+// users track nginx: the script every second, weight -60, fall 1, rise 1.
+func keepalivedScriptPeer(t *testing.T, lab *netlab.Lab, n *netlab.Node, c nodeConfig, script string) *netlab.Process {
+	t.Helper()
+	netlab.RequireKeepalived(t)
+	c = c.withDefaults()
+	kc := netlab.KeepalivedConfig{
+		Iface: n.Iface, State: "BACKUP", VRID: c.VRID, Priority: c.Priority, Version: c.Version,
+		AdvertInterval: c.AdvertInterval, Preempt: c.Preempt, VIPs: []netip.Prefix{vip},
+		GlobalExtra: []string{"script_user root", "enable_script_security"},
+		TopLevel: []string{
+			"vrrp_script chk {",
+			fmt.Sprintf("    script %q", script),
+			"    interval 1", "    timeout 1", "    fall 1", "    rise 1", "    weight -60",
+			"}",
+		},
+		InstanceExtra: []string{"track_script {", "    chk", "}"},
+	}
+	p := n.StartKeepalived(t, kc)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("keepalived log of %s:\n%s", n.Name, p.Log())
+		}
+	})
+	return p
 }

@@ -1,7 +1,11 @@
 package sdk
 
 import (
+	"context"
+	"errors"
+	"io"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -12,34 +16,88 @@ import (
 // when the host is done with the plugin, which then exits.
 //
 // Do not write to standard output, before or after Serve: it is go-plugin's
-// handshake channel, and a stray line breaks it. Log with Logger, which
-// writes JSON lines to standard error that the host shows in its own log
-// with the plugin's name.
+// handshake channel, and a stray line breaks it. Log with Log(ctx) in a
+// Probe, or Logger elsewhere: both write JSON lines to standard error that
+// the host shows in its own log with the plugin's name and level.
 func Serve(c Checker) {
-	go exitWithParent(os.Getppid())
+	go exitWithParent(os.Getppid(), 250*time.Millisecond)
+	log := Logger()
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  Handshake(),
-		VersionedPlugins: PluginSets(c),
+		VersionedPlugins: versionedPlugins(c, log),
 		GRPCServer:       plugin.DefaultGRPCServer,
-		Logger:           Logger(),
+		Logger:           log,
 	})
 }
 
 // Logger returns a logger whose lines the host parses (hclog JSON on standard
-// error) and shows with the plugin's name and the right level.
+// error) and shows with the plugin's name and the right level. In a Probe's
+// Check, prefer Log(ctx), which also names the check.
+//
+// It writes to file descriptor 2 itself rather than to os.Stderr: once Serve
+// runs, go-plugin points os.Stderr at a pipe whose data the host discards.
 func Logger() hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{
-		Output:     os.Stderr,
+		Output:     stderrFD{},
 		JSONFormat: true,
 		Level:      hclog.Debug,
 	})
 }
 
+// logKey is the context key of the logger Serve hands each Check.
+type logKey struct{}
+
+// Log returns the logger for the check that ctx belongs to: the ctx passed to
+// Probe.Check carries one whose lines name the check ("check" = its name in
+// the host's configuration). Any other ctx gets Logger().
+//
+//	func (p probe) Check(ctx context.Context) sdk.Result {
+//		sdk.Log(ctx).Debug("dialing", "address", p.addr)
+//		...
+//	}
+func Log(ctx context.Context) hclog.Logger {
+	if l, ok := ctx.Value(logKey{}).(hclog.Logger); ok {
+		return l
+	}
+	return Logger()
+}
+
+// withLog returns ctx carrying l for Log.
+func withLog(ctx context.Context, l hclog.Logger) context.Context {
+	return context.WithValue(ctx, logKey{}, l)
+}
+
+// stderrFD writes to file descriptor 2, the standard error the host reads,
+// whatever os.Stderr has been replaced with.
+type stderrFD struct{}
+
+func (stderrFD) Write(b []byte) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := syscall.Write(2, b[n:])
+		switch {
+		case errors.Is(err, syscall.EINTR):
+			continue
+		case errors.Is(err, syscall.EAGAIN):
+			time.Sleep(time.Millisecond) // a non-blocking pipe that is full: the host is slow to read
+			continue
+		case err != nil:
+			return n, err
+		case m == 0:
+			return n, io.ErrShortWrite
+		}
+		n += m
+	}
+	return n, nil
+}
+
 // exitWithParent ends the plugin when the host that started it dies, also
 // when the host was SIGKILLed and could not stop it: the plugin is then
-// re-parented and its parent pid changes.
-func exitWithParent(ppid int) {
-	for range time.Tick(250 * time.Millisecond) {
+// re-parented and its parent pid changes. The host also sets a parent-death
+// signal, but that one follows the host thread that forked, so this watch is
+// the plugin's own guarantee.
+func exitWithParent(ppid int, every time.Duration) {
+	for range time.Tick(every) {
 		if os.Getppid() != ppid {
 			os.Exit(0)
 		}

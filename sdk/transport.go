@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -37,8 +38,14 @@ func Handshake() plugin.HandshakeConfig {
 // PluginSets returns the plugin sets the host offers when it starts a plugin
 // (impl nil) or a plugin serves (impl set), by protocol version.
 func PluginSets(impl Checker) map[int]plugin.PluginSet {
+	return versionedPlugins(impl, nil)
+}
+
+// versionedPlugins is PluginSets with the logger the plugin side hands its
+// Probes (nil: Logger()).
+func versionedPlugins(impl Checker, log hclog.Logger) map[int]plugin.PluginSet {
 	return map[int]plugin.PluginSet{
-		1: {pluginKey: &grpcPlugin{impl: impl}},
+		1: {pluginKey: &grpcPlugin{impl: impl, log: log}},
 	}
 }
 
@@ -59,10 +66,15 @@ func Dispense(c plugin.ClientProtocol) (*Client, error) {
 type grpcPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
 	impl Checker
+	log  hclog.Logger
 }
 
 func (p *grpcPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	pluginpb.RegisterCheckerServer(s, &server{impl: p.impl, probes: map[string]Probe{}})
+	log := p.log
+	if log == nil {
+		log = Logger()
+	}
+	pluginpb.RegisterCheckerServer(s, &server{impl: p.impl, log: log, probes: map[string]Probe{}})
 	return nil
 }
 
@@ -74,6 +86,7 @@ func (p *grpcPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc
 type server struct {
 	pluginpb.UnimplementedCheckerServer
 	impl Checker
+	log  hclog.Logger
 
 	mu     sync.Mutex
 	probes map[string]Probe
@@ -133,18 +146,19 @@ func (s *server) Check(ctx context.Context, req *pluginpb.CheckRequest) (*plugin
 	if !ok {
 		return nil, status.Errorf(codes.NotFound, "check %q is not configured", req.CheckId)
 	}
+	log := s.log.With("check", req.CheckId)
 	start := time.Now()
-	res := runProbe(ctx, p)
+	res := runProbe(withLog(ctx, log), p, log)
 	return &pluginpb.CheckResponse{Healthy: res.Healthy, Message: res.Message, LatencyNs: int64(time.Since(start))}, nil
 }
 
 // runProbe runs one check, turning a panic into a failing result so that one
 // bad check cannot take the plugin, and every other check, down.
-func runProbe(ctx context.Context, p Probe) (res Result) {
+func runProbe(ctx context.Context, p Probe, log hclog.Logger) (res Result) {
 	defer func() {
 		if r := recover(); r != nil {
 			res = Result{Healthy: false, Message: fmt.Sprintf("plugin panicked: %v", r)}
-			Logger().Error("probe panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			log.Error("probe panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 		}
 	}()
 	return p.Check(ctx)

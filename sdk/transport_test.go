@@ -6,13 +6,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
 
 // testChecker exercises the transport: "ok" passes, "fail" fails, "panic"
-// panics in Check, "slow" ignores its context, a bad "mode" is rejected.
+// panics in Check, "slow" ignores its context, "log" logs a warning through
+// Log(ctx) and passes, a bad "mode" is rejected.
 type testChecker struct{}
 
 func (testChecker) Schema() Schema {
@@ -29,7 +31,7 @@ func (testChecker) New(c Config) (Probe, Diagnostics) {
 		return nil, Errorf("", "%v", err)
 	}
 	switch cfg.Mode {
-	case "ok", "fail", "panic", "slow":
+	case "ok", "fail", "panic", "slow", "log":
 		return testProbe{cfg.Mode}, nil
 	case "new-panics":
 		panic("boom in New")
@@ -45,13 +47,18 @@ func (p testProbe) Check(ctx context.Context) Result {
 		panic("boom")
 	case "slow":
 		time.Sleep(2 * time.Second)
+	case "log":
+		Log(ctx).Warn("from the probe", "mode", p.mode)
+		return Healthy("logged")
 	}
 	return Unhealthy("not fine")
 }
 
 func client(t *testing.T) *Client {
 	t.Helper()
-	client, _ := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{pluginKey: &grpcPlugin{impl: testChecker{}}})
+	client, _ := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{
+		pluginKey: &grpcPlugin{impl: testChecker{}, log: hclog.NewNullLogger()},
+	})
 	t.Cleanup(func() { client.Close() })
 	c, err := Dispense(client)
 	if err != nil {

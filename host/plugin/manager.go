@@ -3,7 +3,10 @@
 // started on first use over go-plugin with gRPC and AutoMTLS, restarted with
 // backoff when it exits or stops answering, and killed when the host stops.
 // While a plugin is down its checks fail at once, so the caller's fall count
-// decides whether a restart is noticed at all.
+// decides whether a restart is noticed at all. Close stops every process a
+// Manager started (it needs no go-plugin CleanupClients), and a plugin dies
+// with a host that is SIGKILLed: the parent-death signal set here, and the
+// SDK's own watch of its parent, see to that.
 package plugin
 
 import (
@@ -51,6 +54,8 @@ type Manager struct {
 	mu      sync.Mutex
 	plugins map[string]*proc
 	closed  bool
+	done    chan struct{}  // closed by Close: ends the restart loops' waits
+	bg      sync.WaitGroup // restart loops and process stops; Close waits for them
 }
 
 // ErrDown means the plugin is not running right now (exited, restarting).
@@ -72,11 +77,29 @@ func NewManager(opts Options) *Manager {
 	if opts.Log == nil {
 		opts.Log = zap.NewNop()
 	}
-	return &Manager{opts: opts, plugins: map[string]*proc{}}
+	return &Manager{opts: opts, plugins: map[string]*proc{}, done: make(chan struct{})}
 }
 
-// Path is where the binary of plugin name must be.
+// goBackground runs f in a goroutine that Close waits for, unless the
+// manager is closed already.
+func (m *Manager) goBackground(f func()) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return false
+	}
+	m.bg.Go(f)
+	return true
+}
+
+// Path is where the binary of plugin name must be: hasidecar-plugin-NAME
+// in plugin_dir, an executable file.
 func (m *Manager) Path(name string) (string, error) {
+	if !validName(name) {
+		// The configuration rejects these already; a name must never lead
+		// outside plugin_dir whoever calls.
+		return "", fmt.Errorf("plugin %q: a plugin name is letters, digits, '-' and '_'", name)
+	}
 	p := filepath.Join(m.opts.Dir, "hasidecar-plugin-"+name)
 	st, err := os.Stat(p)
 	switch {
@@ -88,6 +111,17 @@ func (m *Manager) Path(name string) (string, error) {
 	return p, nil
 }
 
+func validName(name string) bool {
+	for _, r := range name {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
+		default:
+			return false
+		}
+	}
+	return name != ""
+}
+
 // proc is one plugin and its process (or the lack of one).
 type proc struct {
 	name string
@@ -95,6 +129,7 @@ type proc struct {
 
 	mu        sync.Mutex
 	client    *goplugin.Client
+	cmd       *exec.Cmd // client's process, for a hard kill
 	checker   *sdk.Client
 	gen       int               // bumped at every start, so stale failures are ignored
 	configs   map[string][]byte // check id -> config, re-sent after a restart
@@ -107,11 +142,11 @@ type proc struct {
 
 // get returns the running plugin, starting it if it never ran. A plugin
 // that is restarting is reported as ErrDown rather than waited for.
-func (m *Manager) get(ctx context.Context, name string, wait bool) (*proc, *sdk.Client, error) {
+func (m *Manager) get(ctx context.Context, name string) (*proc, *sdk.Client, error) {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
-		return nil, nil, errors.New("plugin manager is closed")
+		return nil, nil, errClosed
 	}
 	p, ok := m.plugins[name]
 	if !ok {
@@ -125,37 +160,54 @@ func (m *Manager) get(ctx context.Context, name string, wait bool) (*proc, *sdk.
 	if p.checker != nil && !p.client.Exited() {
 		return p, p.checker, nil
 	}
-	if p.restartOn && !wait {
+	if p.restartOn {
 		return p, nil, fmt.Errorf("plugin %q: %w (restarting)", name, ErrDown)
 	}
-	if p.client == nil || wait {
+	if p.client == nil {
 		if err := p.startLocked(ctx); err != nil {
 			return p, nil, err
 		}
 		return p, p.checker, nil
 	}
-	p.scheduleRestartLocked("exited")
+	p.scheduleRestartLocked("exited", false)
 	return p, nil, fmt.Errorf("plugin %q: %w (exited; restarting)", name, ErrDown)
 }
 
 // startLocked starts the plugin for the first time, with p.mu held so that
 // concurrent first uses start one process.
 func (p *proc) startLocked(ctx context.Context) error {
-	client, checker, err := p.spawn(ctx, p.configs)
+	if p.m.isClosed() {
+		return errClosed
+	}
+	s, err := p.spawn(ctx, p.configs)
 	if err != nil {
 		return err
 	}
-	p.installLocked(client, checker)
+	if p.m.isClosed() { // Close ran meanwhile, and waits for p.mu to stop this one
+		p.client, p.cmd = s.client, s.cmd
+		return errClosed
+	}
+	p.installLocked(s)
 	return nil
+}
+
+var errClosed = errors.New("plugin manager is closed")
+
+// spawned is a freshly started plugin process.
+type spawned struct {
+	client  *goplugin.Client
+	cmd     *exec.Cmd
+	checker *sdk.Client
 }
 
 // spawn starts a process and hands it configs (check id -> config); it
 // holds no lock, so checks fail fast meanwhile instead of waiting.
-func (p *proc) spawn(ctx context.Context, configs map[string][]byte) (*goplugin.Client, *sdk.Client, error) {
+func (p *proc) spawn(ctx context.Context, configs map[string][]byte) (spawned, error) {
 	path, err := p.m.Path(p.name)
 	if err != nil {
-		return nil, nil, err
+		return spawned{}, err
 	}
+	log := p.m.opts.Log.With(zap.String("plugin", p.name))
 	cfg := &goplugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake(),
 		VersionedPlugins: sdk.PluginSets(nil),
@@ -163,7 +215,11 @@ func (p *proc) spawn(ctx context.Context, configs map[string][]byte) (*goplugin.
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		AutoMTLS:         true,
 		StartTimeout:     p.m.opts.StartTimeout,
-		Logger:           newHCLogger(p.m.opts.Log.With(zap.String("plugin", p.name))),
+		Logger:           newHCLogger(log),
+		// What the plugin writes to os.Stdout or os.Stderr after Serve
+		// arrives over gRPC; go-plugin discards it unless told otherwise.
+		SyncStdout: newStreamWriter(log, "stdout"),
+		SyncStderr: newStreamWriter(log, "stderr"),
 	}
 	// The plugin dies with the host even when the host is SIGKILLed. The
 	// signal follows the thread that forks, so that thread is pinned while
@@ -178,41 +234,85 @@ func (p *proc) spawn(ctx context.Context, configs map[string][]byte) (*goplugin.
 	if want, ok := p.m.opts.Pins[p.name]; ok {
 		sum, err := hex.DecodeString(want)
 		if err != nil || len(sum) != sha256.Size {
-			return nil, nil, fmt.Errorf("plugin %q: pinned sha256 %q is not 64 hex digits", p.name, want)
+			return spawned{}, fmt.Errorf("plugin %q: pinned sha256 %q is not 64 hex digits", p.name, want)
 		}
 		cfg.SecureConfig = &goplugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
 	}
 	client := goplugin.NewClient(cfg)
+	// go-plugin forks inside Client(), on this goroutine; pinning it keeps
+	// the forking thread, which Pdeathsig is tied to, alive afterwards.
 	runtime.LockOSThread()
 	rpc, err := client.Client()
 	runtime.UnlockOSThread()
 	if err != nil {
-		client.Kill()
+		stop(client, cfg.Cmd, true)
 		if errors.Is(err, goplugin.ErrChecksumsDoNotMatch) {
-			return nil, nil, fmt.Errorf("plugin %q: %s does not match its pinned sha256; refusing to run it", p.name, path)
+			return spawned{}, fmt.Errorf("plugin %q: %s does not match its pinned sha256; refusing to run it", p.name, path)
 		}
-		return nil, nil, fmt.Errorf("plugin %q: starting %s: %w", p.name, path, err)
+		return spawned{}, fmt.Errorf("plugin %q: starting %s: %w", p.name, path, err)
 	}
 	checker, err := sdk.Dispense(rpc)
 	if err != nil {
-		client.Kill()
-		return nil, nil, fmt.Errorf("plugin %q: %w", p.name, err)
+		stop(client, cfg.Cmd, true)
+		return spawned{}, fmt.Errorf("plugin %q: %w", p.name, err)
 	}
 	for id, c := range configs {
-		if _, err := checker.Configure(ctx, id, c); err != nil {
-			p.m.opts.Log.Warn("re-sending a check to a restarted plugin", zap.String("plugin", p.name),
-				zap.String("check", id), zap.Error(err))
+		diags, err := checker.Configure(ctx, id, c)
+		if err == nil && diags.HasErrors() {
+			err = fmt.Errorf("%s", diags[0].Summary)
+		}
+		if err != nil {
+			log.Warn("re-sending a check to a restarted plugin", zap.String("check", id), zap.Error(err))
 		}
 	}
-	return client, checker, nil
+	return spawned{client: client, cmd: cfg.Cmd, checker: checker}, nil
 }
 
-func (p *proc) installLocked(client *goplugin.Client, checker *sdk.Client) {
-	p.client, p.checker = client, checker
+func (p *proc) installLocked(s spawned) {
+	p.client, p.cmd, p.checker = s.client, s.cmd, s.checker
 	p.gen++
 	p.hung = 0
 	p.upSince = time.Now()
-	go p.watch(client, p.gen)
+	go p.watch(s.client, p.gen)
+}
+
+// stop ends a plugin process and waits for it. go-plugin's Kill first asks
+// the plugin to shut down and waits for its answer, which a stopped or hung
+// process never gives; so a hung one (hard) is SIGKILLed at once, and any
+// other that is not gone within killGrace is SIGKILLed then. Kill also
+// waits for the plugin's stdout and stderr to close, which a child the
+// plugin left behind can hold open: stop gives up waiting after another
+// killGrace rather than hold up a restart or the host's shutdown.
+func stop(c *goplugin.Client, cmd *exec.Cmd, hard bool) {
+	if hard {
+		killProcess(cmd)
+	}
+	done := make(chan struct{})
+	go func() {
+		c.Kill()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return
+	case <-time.After(killGrace):
+	}
+	killProcess(cmd)
+	select {
+	case <-done:
+	case <-time.After(killGrace):
+	}
+}
+
+// killGrace is how long a plugin has to exit after being asked to.
+const killGrace = 3 * time.Second
+
+// killProcess SIGKILLs cmd's process unless it was never started or has
+// been reaped (os.Process tracks that, so a reused pid is never hit).
+func killProcess(cmd *exec.Cmd) {
+	if cmd != nil && cmd.Process != nil {
+		_ = cmd.Process.Kill()
+	}
 }
 
 // watch notices the process exit and schedules a restart.
@@ -223,14 +323,14 @@ func (p *proc) watch(client *goplugin.Client, gen int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.gen == gen && !p.m.isClosed() {
-		p.scheduleRestartLocked("exited")
+		p.scheduleRestartLocked("exited", false)
 	}
 }
 
 // scheduleRestartLocked kills the current process (in the background, as a
 // stopped process makes go-plugin wait) and starts a new one after the
-// backoff, until one starts.
-func (p *proc) scheduleRestartLocked(why string) {
+// backoff, until one starts. hard: the process is hung, SIGKILL it at once.
+func (p *proc) scheduleRestartLocked(why string, hard bool) {
 	if p.restartOn {
 		return
 	}
@@ -238,13 +338,13 @@ func (p *proc) scheduleRestartLocked(why string) {
 	if time.Since(p.upSince) > time.Minute {
 		p.attempt = 0 // it ran well for a while: start the backoff afresh
 	}
-	old := p.client
-	p.checker = nil
+	old, oldCmd := p.client, p.cmd
+	p.client, p.cmd, p.checker = nil, nil, nil
 	p.gen++
-	if old != nil {
-		go old.Kill()
+	if old != nil && !p.m.goBackground(func() { stop(old, oldCmd, hard) }) {
+		p.client, p.cmd = old, oldCmd // closing: Close stops it
 	}
-	go p.restartLoop(why)
+	p.m.goBackground(func() { p.restartLoop(why) })
 }
 
 func (p *proc) restartLoop(why string) {
@@ -256,8 +356,9 @@ func (p *proc) restartLoop(why string) {
 		delay := p.m.opts.Backoff(n)
 		p.m.opts.Log.Warn("restarting plugin", zap.String("plugin", p.name), zap.String("reason", why),
 			zap.Int("attempt", n), zap.Duration("after", delay))
-		time.Sleep(delay)
-		if p.m.isClosed() {
+		select {
+		case <-time.After(delay):
+		case <-p.m.done:
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), p.m.opts.StartTimeout)
@@ -267,20 +368,30 @@ func (p *proc) restartLoop(why string) {
 			configs[id] = c
 		}
 		p.mu.Unlock()
-		client, checker, err := p.spawn(ctx, configs)
+		s, err := p.spawn(ctx, configs)
 		if err == nil {
 			p.mu.Lock()
 			if p.m.isClosed() {
 				p.mu.Unlock()
 				cancel()
-				client.Kill()
+				stop(s.client, s.cmd, false)
 				return
 			}
-			p.installLocked(client, checker)
+			p.installLocked(s)
 			p.restarts++
 			p.restartOn = false
-			p.attempt = 0
+			// attempt is kept: a plugin that crashes again soon waits
+			// longer; one that runs for a while starts afresh.
+			var removed []string
+			for id := range configs {
+				if _, ok := p.configs[id]; !ok {
+					removed = append(removed, id)
+				}
+			}
 			p.mu.Unlock()
+			for _, id := range removed { // removed while it was down
+				_ = s.checker.Remove(ctx, id)
+			}
 		}
 		cancel()
 		if err == nil {
@@ -299,7 +410,7 @@ func (m *Manager) isClosed() bool {
 
 // Schema starts the plugin if needed and returns its schema.
 func (m *Manager) Schema(ctx context.Context, name string) (sdk.Schema, error) {
-	_, c, err := m.get(ctx, name, false)
+	_, c, err := m.get(ctx, name)
 	if err != nil {
 		return sdk.Schema{}, err
 	}
@@ -308,7 +419,7 @@ func (m *Manager) Schema(ctx context.Context, name string) (sdk.Schema, error) {
 
 // Validate asks the plugin whether it accepts a check's configuration.
 func (m *Manager) Validate(ctx context.Context, name string, cfg []byte) (sdk.Diagnostics, error) {
-	_, c, err := m.get(ctx, name, false)
+	_, c, err := m.get(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -318,7 +429,7 @@ func (m *Manager) Validate(ctx context.Context, name string, cfg []byte) (sdk.Di
 // Configure hands the plugin a check; the configuration is remembered and
 // re-sent after every restart.
 func (m *Manager) Configure(ctx context.Context, name, checkID string, cfg []byte) (sdk.Diagnostics, error) {
-	p, c, err := m.get(ctx, name, false)
+	p, c, err := m.get(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -333,7 +444,7 @@ func (m *Manager) Configure(ctx context.Context, name, checkID string, cfg []byt
 
 // Remove tells the plugin to forget a check.
 func (m *Manager) Remove(ctx context.Context, name, checkID string) error {
-	p, c, err := m.get(ctx, name, false)
+	p, c, err := m.get(ctx, name)
 	if p != nil {
 		p.mu.Lock()
 		delete(p.configs, checkID)
@@ -349,7 +460,7 @@ func (m *Manager) Remove(ctx context.Context, name, checkID string) error {
 // fails at once. A plugin whose calls keep running into their deadline is
 // taken for hung and restarted.
 func (m *Manager) Check(ctx context.Context, name, checkID string) (sdk.Result, time.Duration, error) {
-	p, c, err := m.get(ctx, name, false)
+	p, c, err := m.get(ctx, name)
 	if err != nil {
 		return sdk.Result{}, 0, err
 	}
@@ -357,6 +468,9 @@ func (m *Manager) Check(ctx context.Context, name, checkID string) (sdk.Result, 
 	gen := p.gen
 	p.mu.Unlock()
 	res, latency, err := c.Check(ctx, checkID)
+	if err != nil {
+		err = fmt.Errorf("plugin %q: %w", name, err) // still a gRPC status to status.Code
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.gen != gen {
@@ -365,7 +479,7 @@ func (m *Manager) Check(ctx context.Context, name, checkID string) (sdk.Result, 
 	if err != nil && ctx.Err() == context.DeadlineExceeded {
 		p.hung++
 		if p.hung >= m.opts.HungAfter {
-			p.scheduleRestartLocked(fmt.Sprintf("%d checks in a row got no answer before their deadline", p.hung))
+			p.scheduleRestartLocked(fmt.Sprintf("%d checks in a row got no answer before their deadline", p.hung), true)
 		}
 	} else {
 		p.hung = 0
@@ -396,16 +510,20 @@ func (m *Manager) Pid(name string) int {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.client == nil || p.client.Exited() || p.client.ReattachConfig() == nil {
+	if p.client == nil || p.client.Exited() || p.cmd == nil || p.cmd.Process == nil {
 		return 0
 	}
-	return p.client.ReattachConfig().Pid
+	return p.cmd.Process.Pid
 }
 
-// Close kills every plugin and waits for them to go.
+// Close stops every plugin and waits for them to go: each is asked to exit,
+// and SIGKILLed if it has not within a few seconds (a hung one).
 func (m *Manager) Close() {
 	m.mu.Lock()
-	m.closed = true
+	if !m.closed {
+		m.closed = true
+		close(m.done)
+	}
 	procs := make([]*proc, 0, len(m.plugins))
 	for _, p := range m.plugins {
 		procs = append(procs, p)
@@ -414,13 +532,14 @@ func (m *Manager) Close() {
 	var wg sync.WaitGroup
 	for _, p := range procs {
 		p.mu.Lock()
-		c := p.client
-		p.checker = nil
+		c, cmd := p.client, p.cmd
+		p.client, p.cmd, p.checker = nil, nil, nil
 		p.gen++
 		p.mu.Unlock()
 		if c != nil {
-			wg.Go(c.Kill)
+			wg.Go(func() { stop(c, cmd, false) })
 		}
 	}
 	wg.Wait()
+	m.bg.Wait()
 }

@@ -11,23 +11,43 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
-// pluginDir builds the SDK's example plugin into a fresh plugin_dir: a real
-// third-party plugin, started as the daemon would start it.
-func pluginDir(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	out := filepath.Join(dir, "hasidecar-plugin-filecheck")
+// examplePlugin is the SDK's example plugin, built once per test run: a
+// real third-party plugin, started as the daemon would start it.
+var examplePlugin = sync.OnceValues(func() ([]byte, error) {
+	dir, err := os.MkdirTemp("", "hasidecar-plugin-test")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	out := filepath.Join(dir, "filecheck")
 	cmd := exec.Command("go", "build", "-o", out, "github.com/hasidecar/hasidecar/sdk/example/filecheck")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building the example plugin: %v\n%s", err, b)
+		return nil, fmt.Errorf("building the example plugin: %v\n%s", err, b)
+	}
+	return os.ReadFile(out)
+})
+
+// pluginDir returns a fresh plugin_dir holding hasidecar-plugin-filecheck.
+func pluginDir(t *testing.T) string {
+	t.Helper()
+	bin, err := examplePlugin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "hasidecar-plugin-filecheck"), bin, 0o755); err != nil {
+		t.Fatal(err)
 	}
 	return dir
 }
@@ -76,6 +96,16 @@ func waitHealthy(t *testing.T, m *Manager, id string, timeout time.Duration) {
 	t.Fatalf("check %s not healthy within %v: %q %v", id, timeout, msg, err)
 }
 
+// waitGone fails the test unless process pid is gone within d.
+func waitGone(t *testing.T, pid int, d time.Duration) {
+	t.Helper()
+	for end := time.Now().Add(d); alive(pid); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("plugin process %d still running after %v", pid, d)
+		}
+	}
+}
+
 func alive(pid int) bool {
 	if pid <= 0 || syscall.Kill(pid, 0) != nil {
 		return false
@@ -109,7 +139,7 @@ func TestSchemaValidateConfigureCheckRemove(t *testing.T) {
 	if err := m.Remove(ctx, "filecheck", "a"); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := check(t, m, "a"); err == nil || !strings.Contains(err.Error(), "not configured") {
+	if _, _, err := check(t, m, "a"); status.Code(err) != codes.NotFound || !strings.Contains(err.Error(), `plugin "filecheck"`) {
 		t.Fatalf("check after remove: %v", err)
 	}
 }
@@ -143,12 +173,18 @@ func TestKilledPluginIsRestartedWithItsChecks(t *testing.T) {
 	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	// While it is down, checks fail at once rather than hang.
-	start := time.Now()
-	for time.Since(start) < 20*time.Millisecond {
-		if _, _, err := check(t, m, "a"); err != nil && time.Since(start) > 250*time.Millisecond {
-			t.Fatalf("a check of a dead plugin took too long: %v", err)
+	// While it is down, checks fail at once rather than wait for it.
+	failed := false
+	for end := time.Now().Add(time.Second); !failed && time.Now().Before(end); {
+		start := time.Now()
+		_, _, err := check(t, m, "a")
+		if took := time.Since(start); took > 100*time.Millisecond {
+			t.Fatalf("a check of a dead plugin took %v (%v)", took, err)
 		}
+		failed = err != nil
+	}
+	if !failed {
+		t.Fatal("checks kept passing with the plugin killed")
 	}
 	waitHealthy(t, m, "a", 5*time.Second)
 	if m.Restarts("filecheck") != 1 || m.Pid("filecheck") == old {
@@ -160,7 +196,8 @@ func TestKilledPluginIsRestartedWithItsChecks(t *testing.T) {
 }
 
 func TestStoppedPluginTimesOutAndIsRestarted(t *testing.T) {
-	m := newManager(t, Options{Dir: pluginDir(t), HungAfter: 2})
+	core, logs := observer.New(zap.InfoLevel)
+	m := newManager(t, Options{Dir: pluginDir(t), HungAfter: 2, Log: zap.New(core)})
 	_, cfg := healthyFile(t)
 	if _, err := m.Configure(context.Background(), "filecheck", "a", cfg); err != nil {
 		t.Fatal(err)
@@ -170,7 +207,7 @@ func TestStoppedPluginTimesOutAndIsRestarted(t *testing.T) {
 	if err := syscall.Kill(old, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { syscall.Kill(old, syscall.SIGKILL) })
+	t.Cleanup(func() { syscall.Kill(old, syscall.SIGKILL) }) // only if the test fails early
 	for range 2 {
 		start := time.Now()
 		if _, _, err := check(t, m, "a"); err == nil {
@@ -181,8 +218,61 @@ func TestStoppedPluginTimesOutAndIsRestarted(t *testing.T) {
 		}
 	}
 	waitHealthy(t, m, "a", 10*time.Second)
-	if m.Pid("filecheck") == old {
-		t.Fatal("still talking to the stopped process")
+	if m.Pid("filecheck") == old || m.Restarts("filecheck") != 1 {
+		t.Fatalf("pid %d (was %d), restarts %d", m.Pid("filecheck"), old, m.Restarts("filecheck"))
+	}
+	// The stopped process cannot answer go-plugin's shutdown request; it
+	// must be killed, not left behind.
+	waitGone(t, old, 2*time.Second)
+	if logs.FilterMessage("restarting plugin").FilterField(zap.Int("attempt", 1)).Len() != 1 {
+		t.Errorf("restart not logged with its attempt: %v", logs.All())
+	}
+}
+
+func TestCloseStopsAHungPlugin(t *testing.T) {
+	m := NewManager(Options{Dir: pluginDir(t), Log: zap.NewNop()})
+	if _, err := m.Schema(context.Background(), "filecheck"); err != nil {
+		t.Fatal(err)
+	}
+	pid := m.Pid("filecheck")
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) }) // only if the test fails
+	start := time.Now()
+	m.Close()
+	if took := time.Since(start); took > killGrace+time.Second {
+		t.Errorf("Close took %v", took)
+	}
+	waitGone(t, pid, time.Second)
+}
+
+func TestPluginLogReachesZap(t *testing.T) {
+	core, logs := observer.New(zap.DebugLevel)
+	m := newManager(t, Options{Dir: pluginDir(t), Log: zap.New(core)})
+	// A directory cannot be read as a file: the example plugin logs a
+	// warning with sdk.Log(ctx).
+	cfg := []byte(`{"path":"` + t.TempDir() + `"}`)
+	if _, err := m.Configure(context.Background(), "filecheck", "d", cfg); err != nil {
+		t.Fatal(err)
+	}
+	if ok, msg, err := check(t, m, "d"); ok || err != nil {
+		t.Fatalf("check of a directory: %v %q %v", ok, msg, err)
+	}
+	for end := time.Now().Add(3 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		got := logs.FilterMessage("cannot read the file").FilterField(zap.String("plugin", "filecheck")).
+			FilterField(zap.String("check", "d")).All()
+		if len(got) == 1 && got[0].Level == zap.WarnLevel {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("the plugin's warning is not in the host's log as a warning of plugin=filecheck check=d: %v", got)
+		}
+	}
+	for _, e := range logs.All() {
+		if n := strings.Count(fmt.Sprint(e.Context), "{plugin "); n > 1 {
+			t.Errorf("entry %q has %d plugin fields", e.Message, n)
+		}
 	}
 }
 
@@ -206,11 +296,47 @@ func TestPinnedChecksum(t *testing.T) {
 	}
 }
 
+func TestPath(t *testing.T) {
+	dir := t.TempDir()
+	for name, mode := range map[string]os.FileMode{"ok": 0o755, "notexec": 0o644} {
+		if err := os.WriteFile(filepath.Join(dir, "hasidecar-plugin-"+name), []byte("#!/bin/sh\n"), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, "hasidecar-plugin-dir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m := newManager(t, Options{Dir: dir})
+	for _, tt := range []struct {
+		name, plugin, err string
+	}{
+		{"executable", "ok", ""},
+		{"missing", "nosuch", `plugin "nosuch": ` + dir + `/hasidecar-plugin-nosuch not found (plugin_dir = ` + dir + `)`},
+		{"not executable", "notexec", "is not an executable file"},
+		{"directory", "dir", "is not an executable file"},
+		{"path in the name", "../ok", "a plugin name is letters, digits"},
+		{"empty name", "", "a plugin name is letters, digits"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := m.Path(tt.plugin)
+			switch {
+			case tt.err == "" && (err != nil || p != filepath.Join(dir, "hasidecar-plugin-"+tt.plugin)):
+				t.Fatalf("Path = %q, %v", p, err)
+			case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+				t.Fatalf("err = %v, want %q", err, tt.err)
+			}
+		})
+	}
+}
+
 func TestMissingPlugin(t *testing.T) {
 	m := newManager(t, Options{Dir: t.TempDir()})
 	_, err := m.Schema(context.Background(), "nosuch")
 	if err == nil || !strings.Contains(err.Error(), "hasidecar-plugin-nosuch not found (plugin_dir = ") {
 		t.Fatalf("err = %v", err)
+	}
+	if m.Pid("nosuch") != 0 {
+		t.Fatal("a missing plugin has a pid")
 	}
 }
 
@@ -221,11 +347,7 @@ func TestCloseLeavesNoPlugin(t *testing.T) {
 	}
 	pid := m.Pid("filecheck")
 	m.Close()
-	for end := time.Now().Add(5 * time.Second); alive(pid); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(end) {
-			t.Fatalf("plugin %d outlived Close", pid)
-		}
-	}
+	waitGone(t, pid, time.Second)
 	if _, err := m.Schema(context.Background(), "filecheck"); err == nil {
 		t.Fatal("a closed manager started a plugin")
 	}
@@ -275,5 +397,31 @@ func TestPluginDiesWithAKilledHost(t *testing.T) {
 		if time.Now().After(end) {
 			t.Fatalf("plugin %d outlived its SIGKILLed host", pid)
 		}
+	}
+}
+
+func TestBrokenPluginFailsToStartClearly(t *testing.T) {
+	for _, tt := range []struct {
+		name, script, err string
+	}{
+		{"exits at once", "exit 3", "Unrecognized remote plugin message"},
+		{"prints to stdout", "echo hello; exec sleep 5", "Unrecognized remote plugin message"},
+		{"never answers", "exec sleep 5", "timeout while waiting for plugin to start"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "hasidecar-plugin-broken"), []byte("#!/bin/sh\n"+tt.script+"\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			m := newManager(t, Options{Dir: dir, StartTimeout: 300 * time.Millisecond})
+			start := time.Now()
+			_, err := m.Schema(context.Background(), "broken")
+			if err == nil || !strings.Contains(err.Error(), `plugin "broken": starting `) || !strings.Contains(err.Error(), tt.err) {
+				t.Fatalf("err = %v, want %q", err, tt.err)
+			}
+			if took := time.Since(start); took > 2*time.Second {
+				t.Errorf("failing to start took %v with a 300ms start timeout", took)
+			}
+		})
 	}
 }

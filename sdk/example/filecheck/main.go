@@ -14,6 +14,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -52,6 +54,11 @@ type probe config
 func (p probe) Check(ctx context.Context) sdk.Result {
 	b, err := os.ReadFile(p.Path)
 	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			// A missing file is the check doing its job; anything else
+			// (a directory, no permission) is worth a line in the log.
+			sdk.Log(ctx).Warn("cannot read the file", "path", p.Path, "error", err.Error())
+		}
 		return sdk.Unhealthy("%v", err)
 	}
 	if p.Contains != "" && !bytes.Contains(b, []byte(p.Contains)) {

@@ -171,6 +171,16 @@ func cmdRun(args []string, stderr io.Writer) error {
 	defer log.Sync()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	// SIGHUP is how operators and systemd's ExecReload ask for a reload; its
+	// default action would kill the daemon and drop the VIP.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			log.Warn("SIGHUP received: reloading is not supported yet; restart hasidecar to apply a new configuration")
+		}
+	}()
 	err = daemon.Run(ctx, cfg, log)
 	var de *daemon.DiagnosticsError
 	if errors.As(err, &de) {

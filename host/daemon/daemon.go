@@ -127,6 +127,13 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger) (err error) {
 	if _, err := systemd.Notify("READY=1"); err != nil {
 		log.Warn("telling systemd we are ready", zap.Error(err))
 	}
+	if every := systemd.WatchdogInterval(); every > 0 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.feedWatchdog(ctx, every)
+		}()
+	}
 
 	<-ctx.Done()
 	_, _ = systemd.Notify("STOPPING=1")
@@ -251,6 +258,34 @@ func ValidateChecks(ctx context.Context, cfg *config.Config, log *zap.Logger) hc
 	defer m.Close()
 	_, diags := checkspec.Resolve(ctx, cfg.Checks, m)
 	return diags
+}
+
+// feedWatchdog pings systemd's watchdog at half its interval, but only while
+// every instance's loop answers: a stuck instance must get the daemon
+// restarted rather than hold a VIP it no longer defends.
+func (d *Daemon) feedWatchdog(ctx context.Context, every time.Duration) {
+	tick := time.NewTicker(every / 2)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		alive := true
+		for _, r := range d.runners {
+			actx, cancel := context.WithTimeout(ctx, every/4)
+			ok := r.Alive(actx)
+			cancel()
+			if !ok && ctx.Err() == nil {
+				d.log.Error("instance loop not answering; withholding the systemd watchdog ping", zap.String("instance", r.name))
+				alive = false
+			}
+		}
+		if alive {
+			_, _ = systemd.Notify("WATCHDOG=1")
+		}
+	}
 }
 
 // startNotifiers runs each instance's notify script on its transitions. The

@@ -78,6 +78,7 @@ type Runner struct {
 	expect packet.Expectation
 	vips   []netip.Addr
 	events chan vrrp.Event
+	pings  chan chan struct{}
 
 	mu         sync.Mutex
 	status     control.InstanceStatus
@@ -121,6 +122,7 @@ func New(spec Spec, conn Conn, addrs Addresses, garp Announcer, log *zap.Logger)
 			Multicast: len(spec.UnicastPeers) == 0,
 		},
 		events:  make(chan vrrp.Event, 16),
+		pings:   make(chan chan struct{}),
 		dropped: map[string]uint64{},
 	}
 	if spec.AuthPass != "" {
@@ -142,6 +144,23 @@ func (r *Runner) Deliver(ctx context.Context, ev vrrp.Event) {
 	select {
 	case r.events <- ev:
 	case <-ctx.Done():
+	}
+}
+
+// Alive reports whether the runner's loop answers within ctx: the systemd
+// watchdog is fed only while every instance is alive.
+func (r *Runner) Alive(ctx context.Context) bool {
+	reply := make(chan struct{})
+	select {
+	case r.pings <- reply:
+	case <-ctx.Done():
+		return false
+	}
+	select {
+	case <-reply:
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 
@@ -217,6 +236,8 @@ func (r *Runner) Run(ctx context.Context) error {
 			step(ad)
 		case ev := <-r.events:
 			step(ev)
+		case reply := <-r.pings:
+			close(reply)
 		case <-timer.C:
 			if !garpAt.IsZero() && !time.Now().Before(garpAt) {
 				garpAt = time.Time{}

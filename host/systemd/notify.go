@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
+	"time"
 )
 
 // Notify sends state to the socket named by $NOTIFY_SOCKET. Outside systemd
@@ -27,4 +29,17 @@ func Notify(state string) (bool, error) {
 		return false, fmt.Errorf("notifying systemd of %q: %w", state, err)
 	}
 	return true, nil
+}
+
+// WatchdogInterval is WatchdogSec as systemd passed it ($WATCHDOG_USEC, for
+// this process's $WATCHDOG_PID), or 0 when there is no watchdog.
+func WatchdogInterval() time.Duration {
+	if pid := os.Getenv("WATCHDOG_PID"); pid != "" && pid != strconv.Itoa(os.Getpid()) {
+		return 0
+	}
+	us, err := strconv.ParseInt(os.Getenv("WATCHDOG_USEC"), 10, 64)
+	if err != nil || us <= 0 {
+		return 0
+	}
+	return time.Duration(us) * time.Microsecond
 }

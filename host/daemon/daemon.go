@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/hasidecar/hasidecar/host/health"
 	"github.com/hasidecar/hasidecar/host/instance"
 	"github.com/hasidecar/hasidecar/host/linkwatch"
+	"github.com/hasidecar/hasidecar/host/metrics"
 	"github.com/hasidecar/hasidecar/host/notify"
 	"github.com/hasidecar/hasidecar/host/plugin"
 	"github.com/hasidecar/hasidecar/host/systemd"
@@ -35,6 +37,7 @@ type Daemon struct {
 	runners []*tracked
 	plugins *plugin.Manager
 	health  *health.Scheduler // nil without checks
+	metrics *metrics.Exporter
 }
 
 // tracked is a runner with the interfaces whose link state it follows and the
@@ -83,6 +86,7 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger) (err error) {
 		d.plugins = plugin.NewManager(plugin.Options{Dir: cfg.PluginDir, Log: log, Pins: cfg.PluginPins})
 		defer d.plugins.Close()
 	}
+	d.metrics = metrics.New(d)
 	if err := d.startChecks(ctx); err != nil {
 		return err
 	}
@@ -91,9 +95,16 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger) (err error) {
 	if err != nil {
 		return err
 	}
+	var metricsL net.Listener
+	if cfg.Metrics != nil {
+		if metricsL, err = net.Listen("tcp", cfg.Metrics.Listen); err != nil {
+			l.Close()
+			return fmt.Errorf("metrics: listening on %s: %w", cfg.Metrics.Listen, err)
+		}
+	}
 
 	var wg sync.WaitGroup
-	errs := make(chan error, len(d.runners)+2)
+	errs := make(chan error, len(d.runners)+4)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -101,6 +112,17 @@ func Run(ctx context.Context, cfg *config.Config, log *zap.Logger) (err error) {
 			errs <- err
 		}
 	}()
+
+	if metricsL != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := d.metrics.Serve(ctx, metricsL); err != nil {
+				errs <- err
+			}
+		}()
+		log.Info("serving metrics", zap.String("listen", metricsL.Addr().String()))
+	}
 
 	if err := d.watchLinks(ctx, &wg); err != nil {
 		cancel()
@@ -342,6 +364,7 @@ func (d *Daemon) startChecks(ctx context.Context) error {
 		longest = max(longest, c.Timeout)
 	}
 	d.health = health.NewScheduler(specs, d.plugins, d.log)
+	d.health.Observe = d.metrics.ObserveCheck
 	go d.health.Run(ctx)
 	select {
 	case <-d.health.FirstResults():
@@ -410,6 +433,26 @@ func (d *Daemon) Status() control.Status {
 		st.Checks = d.health.Status()
 	}
 	return st
+}
+
+// PluginRestarts implements metrics.Source.
+func (d *Daemon) PluginRestarts() map[string]int {
+	out := map[string]int{}
+	if d.plugins == nil {
+		return out
+	}
+	for _, c := range d.cfg.Checks {
+		out[c.Plugin] = d.plugins.Restarts(c.Plugin)
+	}
+	return out
+}
+
+// CheckFailures implements metrics.Source.
+func (d *Daemon) CheckFailures() map[string]uint64 {
+	if d.health == nil {
+		return nil
+	}
+	return d.health.Failures()
 }
 
 // Reload implements control.Handler.

@@ -41,6 +41,9 @@ type Scheduler struct {
 	specs   []CheckSpec
 	changes chan Change
 
+	// Observe, when set before Run, is told every run's latency.
+	Observe func(check string, latency time.Duration)
+
 	mu     sync.Mutex
 	checks map[string]*checkState
 	first  chan struct{} // closed once every check has a first result
@@ -48,10 +51,11 @@ type Scheduler struct {
 }
 
 type checkState struct {
-	spec    CheckSpec
-	h       *Hysteresis
-	message string
-	latency time.Duration
+	spec     CheckSpec
+	h        *Hysteresis
+	message  string
+	latency  time.Duration
+	failures uint64 // failed runs since start
 }
 
 // NewScheduler prepares the checks; nothing runs until Run.
@@ -106,6 +110,17 @@ func (s *Scheduler) Status() []control.CheckStatus {
 			LastLatencyMS:       float64(c.latency.Microseconds()) / 1000,
 			ConsecutiveFailures: c.h.ConsecutiveFailures(),
 		})
+	}
+	return out
+}
+
+// Failures counts each check's failed runs since start.
+func (s *Scheduler) Failures() map[string]uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]uint64, len(s.checks))
+	for name, c := range s.checks {
+		out[name] = c.failures
 	}
 	return out
 }
@@ -171,8 +186,14 @@ func (s *Scheduler) runOnce(ctx context.Context, spec CheckSpec) {
 		}
 	}
 
+	if s.Observe != nil && err == nil {
+		s.Observe(spec.Name, latency)
+	}
 	s.mu.Lock()
 	c := s.checks[spec.Name]
+	if !pass {
+		c.failures++
+	}
 	_, wasKnown := c.h.Healthy()
 	changed := c.h.Observe(pass)
 	healthy, _ := c.h.Healthy()

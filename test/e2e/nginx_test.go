@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -142,4 +143,53 @@ func waitServedBy(t *testing.T, p *netlab.HTTPProber, node string, timeout time.
 		}
 	}
 	t.Fatalf("client not served by %s: %v", node, p.Stats())
+}
+
+// TestMetricsAreScraped scrapes a real daemon's /metrics from inside its
+// namespace while it is master with a healthy nginx check, after one plugin
+// restart.
+func TestMetricsAreScraped(t *testing.T) {
+	netlab.RequireRoot(t)
+	netlab.RequireNginx(t)
+	t.Parallel()
+	lab := netlab.New(t, 1)
+	n := lab.Nodes[0]
+	n.StartNginx(t)
+	checks, track := nginxCheck(100*time.Millisecond, 10)
+	d := startHasidecar(t, lab, n, nodeConfig{Priority: 150, Preempt: true,
+		Checks: checks + "metrics { listen = \"127.0.0.1:9465\" }\n", InstanceExtra: track})
+	waitSoleHolder(t, lab, n, 10*time.Second)
+	for _, pid := range d.proc.Children() {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	want := []string{
+		`hasidecar_instance_state{instance="VI_1",state="MASTER"} 1`,
+		`hasidecar_instance_effective_priority{instance="VI_1"} 150`,
+		`hasidecar_check_healthy{check="nginx",plugin="httpget"} 1`,
+		`hasidecar_plugin_restarts_total{plugin="httpget"} 1`,
+		`hasidecar_check_latency_seconds_count{check="nginx"}`,
+		`hasidecar_adverts_sent_total{instance="VI_1"}`,
+	}
+	var body string
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		_, b, err := n.HTTPGet("http://127.0.0.1:9465/metrics", time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body = b
+		missing := false
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				missing = true
+			}
+		}
+		if !missing {
+			return
+		}
+	}
+	for _, w := range want {
+		if !strings.Contains(body, w) {
+			t.Errorf("scrape lacks %s", w)
+		}
+	}
 }

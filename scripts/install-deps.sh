@@ -17,9 +17,12 @@ fi
 echo "installing ${need[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-# Debian's nginx package starts nginx in the root namespace; the lab runs its
-# own nginx processes inside namespaces and needs none outside.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet nginx 2>/dev/null; then
-  systemctl stop nginx || true
+# Debian's nginx package would start nginx in the root namespace; the lab runs
+# its own nginx inside namespaces and needs none outside: policy-rc.d forbids
+# starting services during the install.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+  chmod +x /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 fi
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

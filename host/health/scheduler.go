@@ -25,6 +25,9 @@ type CheckSpec struct {
 	Timeout  time.Duration
 	Rise     int
 	Fall     int
+	// Config is the check's plugin configuration, compared by Update to
+	// tell a changed check from an unchanged one.
+	Config string
 }
 
 // Change reports that a check's health changed.
@@ -44,10 +47,12 @@ type Scheduler struct {
 	// Observe, when set before Run, is told every run's latency.
 	Observe func(check string, latency time.Duration)
 
-	mu     sync.Mutex
-	checks map[string]*checkState
-	first  chan struct{} // closed once every check has a first result
-	firsts int
+	mu        sync.Mutex
+	checks    map[string]*checkState
+	first     chan struct{} // closed once every check has a first result
+	firstDone bool
+	runCtx    context.Context // set by Run; nil before
+	wg        sync.WaitGroup
 }
 
 type checkState struct {
@@ -56,6 +61,7 @@ type checkState struct {
 	message  string
 	latency  time.Duration
 	failures uint64 // failed runs since start
+	cancel   context.CancelFunc
 }
 
 // NewScheduler prepares the checks; nothing runs until Run.
@@ -71,10 +77,21 @@ func NewScheduler(specs []CheckSpec, runner Runner, log *zap.Logger) *Scheduler 
 	for _, c := range specs {
 		s.checks[c.Name] = &checkState{spec: c, h: NewHysteresis(c.Rise, c.Fall), message: "not run yet"}
 	}
-	if len(specs) == 0 {
-		close(s.first)
-	}
+	s.closeFirstIfAllKnownLocked()
 	return s
+}
+
+func (s *Scheduler) closeFirstIfAllKnownLocked() {
+	if s.firstDone {
+		return
+	}
+	for _, c := range s.checks {
+		if _, known := c.h.Healthy(); !known {
+			return
+		}
+	}
+	s.firstDone = true
+	close(s.first)
 }
 
 // Changes delivers every change of health, in order per check.
@@ -127,23 +144,69 @@ func (s *Scheduler) Failures() map[string]uint64 {
 
 // Run runs every check until ctx ends, then closes Changes.
 func (s *Scheduler) Run(ctx context.Context) {
-	var wg sync.WaitGroup
+	s.mu.Lock()
+	s.runCtx = ctx
 	for _, spec := range s.specs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.loop(ctx, spec)
-		}()
+		s.startLocked(s.checks[spec.Name])
 	}
-	wg.Wait()
+	s.mu.Unlock()
+	<-ctx.Done()
+	s.wg.Wait()
 	close(s.changes)
+}
+
+func (s *Scheduler) startLocked(c *checkState) {
+	ctx, cancel := context.WithCancel(s.runCtx)
+	c.cancel = cancel
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.loop(ctx, c)
+	}()
+}
+
+// Update replaces the set of checks: unchanged checks keep running with their
+// health; added and changed ones start afresh (health unknown until their
+// first result); removed ones stop. It returns the names whose health was
+// reset or removed, so the caller can recompute what tracks them.
+func (s *Scheduler) Update(specs []CheckSpec) (reset []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keep := map[string]bool{}
+	for _, spec := range specs {
+		if c, ok := s.checks[spec.Name]; ok && c.spec == spec {
+			keep[spec.Name] = true
+		}
+	}
+	for name, c := range s.checks {
+		if !keep[name] {
+			if c.cancel != nil {
+				c.cancel()
+			}
+			delete(s.checks, name)
+			reset = append(reset, name)
+		}
+	}
+	for _, spec := range specs {
+		if keep[spec.Name] {
+			continue
+		}
+		c := &checkState{spec: spec, h: NewHysteresis(spec.Rise, spec.Fall), message: "not run yet"}
+		s.checks[spec.Name] = c
+		if s.runCtx != nil {
+			s.startLocked(c)
+		}
+	}
+	s.specs = specs
+	return reset
 }
 
 // loop runs one check. The first run comes at once; later runs keep the
 // interval from one start to the next, shifted by up to ±5 % so that checks
 // sharing an interval do not fire in lockstep. A run that overruns its
 // interval is followed at once by the next.
-func (s *Scheduler) loop(ctx context.Context, spec CheckSpec) {
+func (s *Scheduler) loop(ctx context.Context, c *checkState) {
+	spec := c.spec
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -153,7 +216,7 @@ func (s *Scheduler) loop(ctx context.Context, spec CheckSpec) {
 		case <-timer.C:
 		}
 		start := time.Now()
-		s.runOnce(ctx, spec)
+		s.runOnce(ctx, c)
 		if ctx.Err() != nil {
 			return
 		}
@@ -170,7 +233,8 @@ func jitter(interval time.Duration) time.Duration {
 	return time.Duration(rand.Int64N(span) - span/2)
 }
 
-func (s *Scheduler) runOnce(ctx context.Context, spec CheckSpec) {
+func (s *Scheduler) runOnce(ctx context.Context, c *checkState) {
+	spec := c.spec
 	cctx, cancel := context.WithTimeout(ctx, spec.Timeout)
 	res, latency, err := s.runner.Check(cctx, spec.Plugin, spec.Name)
 	cancel()
@@ -190,7 +254,6 @@ func (s *Scheduler) runOnce(ctx context.Context, spec CheckSpec) {
 		s.Observe(spec.Name, latency)
 	}
 	s.mu.Lock()
-	c := s.checks[spec.Name]
 	if !pass {
 		c.failures++
 	}
@@ -198,11 +261,8 @@ func (s *Scheduler) runOnce(ctx context.Context, spec CheckSpec) {
 	changed := c.h.Observe(pass)
 	healthy, _ := c.h.Healthy()
 	c.message, c.latency = msg, latency
-	if !wasKnown {
-		s.firsts++
-		if s.firsts == len(s.specs) {
-			close(s.first)
-		}
+	if !wasKnown && !s.firstDone {
+		s.closeFirstIfAllKnownLocked()
 	}
 	failures := c.h.ConsecutiveFailures()
 	s.mu.Unlock()

@@ -130,3 +130,57 @@ func TestSchedulerHolds50msIntervals(t *testing.T) {
 		t.Error("runs of one check overlapped")
 	}
 }
+
+func TestUpdateKeepsUnchangedChecks(t *testing.T) {
+	r := &scripted{fn: func(_ context.Context, check string, _ int) (sdk.Result, error) {
+		if check == "bad" {
+			return sdk.Unhealthy("down"), nil
+		}
+		return sdk.Healthy("ok"), nil
+	}}
+	keep := CheckSpec{Name: "keep", Plugin: "p", Interval: 20 * time.Millisecond, Timeout: 10 * time.Millisecond, Rise: 1, Fall: 1, Config: "a"}
+	s := NewScheduler([]CheckSpec{keep, {Name: "gone", Plugin: "p", Interval: 20 * time.Millisecond, Timeout: 10 * time.Millisecond, Rise: 1, Fall: 1}}, r, zap.NewNop())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	go func() {
+		for range s.Changes() {
+		}
+	}()
+	<-s.FirstResults()
+	before := r.count("keep")
+
+	changed := keep
+	changed.Name = "changed"
+	reset := s.Update([]CheckSpec{keep, changed, {Name: "bad", Plugin: "p", Interval: 20 * time.Millisecond, Timeout: 10 * time.Millisecond, Rise: 1, Fall: 1}})
+	if len(reset) != 1 || reset[0] != "gone" {
+		t.Fatalf("reset %v, want [gone]", reset)
+	}
+	if h, known := s.Healthy("keep"); !h || !known {
+		t.Fatal("an unchanged check lost its health")
+	}
+	time.Sleep(200 * time.Millisecond)
+	if _, known := s.Healthy("gone"); known {
+		t.Fatal("a removed check is still known")
+	}
+	if h, known := s.Healthy("bad"); h || !known {
+		t.Fatalf("an added check did not run: %v %v", h, known)
+	}
+	if r.count("keep") <= before {
+		t.Fatal("the unchanged check stopped")
+	}
+	n := r.count("gone")
+	time.Sleep(100 * time.Millisecond)
+	if r.count("gone") != n {
+		t.Fatal("a removed check still runs")
+	}
+	// A changed configuration restarts the check.
+	keep2 := keep
+	keep2.Config = "b"
+	if reset := s.Update([]CheckSpec{keep2}); len(reset) != 3 {
+		t.Fatalf("reset %v, want keep, changed and bad", reset)
+	}
+	cancel()
+	<-done
+}

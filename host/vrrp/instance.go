@@ -188,3 +188,34 @@ func (in *Instance) NextDeadline() time.Time {
 	}
 	return time.Time{}
 }
+
+// Reconfigure applies a changed configuration without leaving the current
+// state: a master stays master, a backup keeps its timer. The VRID, version
+// and primary address identify the virtual router on the wire and cannot
+// change; the caller replaces the instance for those. A new base priority
+// takes effect through the next PriorityChanged (the caller recomputes the
+// effective priority from health).
+func (in *Instance) Reconfigure(cfg Config) error {
+	if _, err := New(cfg); err != nil {
+		return err
+	}
+	switch {
+	case cfg.VRID != in.cfg.VRID:
+		return fmt.Errorf("vrrp: the virtual router id cannot change (%d to %d)", in.cfg.VRID, cfg.VRID)
+	case cfg.Version != in.cfg.Version:
+		return fmt.Errorf("vrrp: the version cannot change (%d to %d)", in.cfg.Version, cfg.Version)
+	case cfg.Address != in.cfg.Address:
+		return fmt.Errorf("vrrp: the primary address cannot change (%v to %v)", in.cfg.Address, cfg.Address)
+	case (cfg.Priority == OwnerPriority) != (in.cfg.Priority == OwnerPriority):
+		return fmt.Errorf("vrrp: becoming or ceasing to be the address owner (priority 255) needs a restart of the instance")
+	}
+	if in.state == Master && cfg.AdvertInterval != in.cfg.AdvertInterval {
+		// The next advertisement goes out on the new schedule.
+		in.advertAt = in.advertAt.Add(cfg.AdvertInterval - in.cfg.AdvertInterval)
+	}
+	if in.state != Master && in.masterAddr == (netip.Addr{}) {
+		in.masterAdverInterval = cfg.AdvertInterval
+	}
+	in.cfg = cfg
+	return nil
+}

@@ -364,3 +364,42 @@ func TestTransitionReasonsNameTheCause(t *testing.T) {
 		t.Errorf("Transitions = %d, want 2", in.Transitions())
 	}
 }
+
+func TestReconfigureKeepsTheState(t *testing.T) {
+	in := newInstance(t, cfg(nil))
+	in.Handle(t0, Start{})
+	in.Handle(t0.Add(3610*time.Millisecond), Tick{})
+	if in.State() != Master {
+		t.Fatal("not master")
+	}
+	c := in.Config()
+	c.AdvertInterval = 500 * time.Millisecond
+	c.Preempt = false
+	if err := in.Reconfigure(c); err != nil {
+		t.Fatal(err)
+	}
+	if in.State() != Master || in.Transitions() != 2 {
+		t.Fatalf("state %v after reconfigure", in.State())
+	}
+	// The next advertisement comes on the new interval.
+	if got := in.NextDeadline(); !got.Equal(t0.Add(4110 * time.Millisecond)) {
+		t.Fatalf("next advertisement at %v, want 4.11s", got.Sub(t0))
+	}
+	if acts := kinds(in.Handle(t0.Add(4110*time.Millisecond), Tick{})); len(acts) != 1 {
+		t.Fatalf("actions %v", acts)
+	}
+
+	for name, mod := range map[string]func(*Config){
+		"vrid":    func(c *Config) { c.VRID = 52 },
+		"version": func(c *Config) { c.Version = 2 },
+		"address": func(c *Config) { c.Address = addrB },
+		"owner":   func(c *Config) { c.Priority = 255 },
+		"invalid": func(c *Config) { c.AdvertInterval = 0 },
+	} {
+		c := in.Config()
+		mod(&c)
+		if err := in.Reconfigure(c); err == nil {
+			t.Errorf("%s change accepted", name)
+		}
+	}
+}

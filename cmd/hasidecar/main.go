@@ -171,17 +171,20 @@ func cmdRun(args []string, stderr io.Writer) error {
 	defer log.Sync()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	// SIGHUP is how operators and systemd's ExecReload ask for a reload; its
-	// default action would kill the daemon and drop the VIP.
+	d := daemon.New(cfg, log)
+	// SIGHUP reloads, as keepalived's; an invalid file changes nothing.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	go func() {
 		for range hup {
-			log.Warn("SIGHUP received: reloading is not supported yet; restart hasidecar to apply a new configuration")
+			log.Info("SIGHUP received: reloading", zap.String("config", *path))
+			if err := d.Reload(ctx, *path); err != nil {
+				log.Error("reload rejected; still running on the previous configuration", zap.Error(err))
+			}
 		}
 	}()
-	err = daemon.Run(ctx, cfg, log)
+	err = d.Run(ctx)
 	var de *daemon.DiagnosticsError
 	if errors.As(err, &de) {
 		config.WriteDiagnostics(stderr, de.Diags)
@@ -244,7 +247,7 @@ func cmdReload(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if !resp.OK {
-		fmt.Fprintf(stderr, "reload rejected: %s\n", resp.Error)
+		fmt.Fprintf(stderr, "reload rejected; the daemon keeps its previous configuration:\n%s\n", resp.Error)
 		return errReported
 	}
 	fmt.Fprintf(stdout, "reloaded %s\n", *path)

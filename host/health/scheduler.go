@@ -131,6 +131,13 @@ func (s *Scheduler) Status() []control.CheckStatus {
 	return out
 }
 
+// Specs returns the checks as last set by NewScheduler or Update.
+func (s *Scheduler) Specs() []CheckSpec {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]CheckSpec(nil), s.specs...)
+}
+
 // Failures counts each check's failed runs since start.
 func (s *Scheduler) Failures() map[string]uint64 {
 	s.mu.Lock()

@@ -79,6 +79,7 @@ type Runner struct {
 	vips   []netip.Addr
 	events chan vrrp.Event
 	pings  chan chan struct{}
+	calls  chan func()
 
 	mu         sync.Mutex
 	status     control.InstanceStatus
@@ -89,16 +90,7 @@ type Runner struct {
 
 // New prepares a runner; nothing touches the network until Run.
 func New(spec Spec, conn Conn, addrs Addresses, garp Announcer, log *zap.Logger) (*Runner, error) {
-	fsm, err := vrrp.New(vrrp.Config{
-		VRID:                       spec.VRID,
-		Priority:                   spec.Priority,
-		Version:                    spec.Version,
-		AdvertInterval:             spec.AdvertInterval,
-		Preempt:                    spec.Preempt,
-		PreemptDelay:               spec.PreemptDelay,
-		Address:                    conn.Source(),
-		LowerPriorityIsResignation: spec.LowerPriorityIsResignation,
-	})
+	fsm, err := vrrp.New(fsmConfig(spec, conn.Source()))
 	if err != nil {
 		return nil, fmt.Errorf("instance %s: %w", spec.Name, err)
 	}
@@ -107,30 +99,142 @@ func New(spec Spec, conn Conn, addrs Addresses, garp Announcer, log *zap.Logger)
 		vips[i] = p.Addr()
 	}
 	r := &Runner{
-		spec:  spec,
-		log:   log.With(zap.String("instance", spec.Name), zap.Uint8("vrid", spec.VRID), zap.String("interface", spec.Interface)),
-		conn:  conn,
-		addrs: addrs,
-		garp:  garp,
-		fsm:   fsm,
-		vips:  vips,
-		expect: packet.Expectation{
-			Version:   spec.Version,
-			VRID:      spec.VRID,
-			Interval:  spec.AdvertInterval,
-			Addresses: vips,
-			Multicast: len(spec.UnicastPeers) == 0,
-		},
+		spec:    spec,
+		log:     log.With(zap.String("instance", spec.Name), zap.Uint8("vrid", spec.VRID), zap.String("interface", spec.Interface)),
+		conn:    conn,
+		addrs:   addrs,
+		garp:    garp,
+		fsm:     fsm,
+		vips:    vips,
+		expect:  expectation(spec, vips),
 		events:  make(chan vrrp.Event, 16),
 		pings:   make(chan chan struct{}),
+		calls:   make(chan func()),
 		dropped: map[string]uint64{},
-	}
-	if spec.AuthPass != "" {
-		r.expect.AuthType = packet.AuthPass
-		r.expect.AuthPass = spec.AuthPass
 	}
 	r.snapshot(nil)
 	return r, nil
+}
+
+// expectation is what the instance accepts from its peers.
+func expectation(spec Spec, vips []netip.Addr) packet.Expectation {
+	e := packet.Expectation{
+		Version:   spec.Version,
+		VRID:      spec.VRID,
+		Interval:  spec.AdvertInterval,
+		Addresses: vips,
+		Multicast: len(spec.UnicastPeers) == 0,
+	}
+	if spec.AuthPass != "" {
+		e.AuthType = packet.AuthPass
+		e.AuthPass = spec.AuthPass
+	}
+	return e
+}
+
+func fsmConfig(spec Spec, source netip.Addr) vrrp.Config {
+	return vrrp.Config{
+		VRID:                       spec.VRID,
+		Priority:                   spec.Priority,
+		Version:                    spec.Version,
+		AdvertInterval:             spec.AdvertInterval,
+		Preempt:                    spec.Preempt,
+		PreemptDelay:               spec.PreemptDelay,
+		Address:                    source,
+		LowerPriorityIsResignation: spec.LowerPriorityIsResignation,
+	}
+}
+
+// Reconfigure applies a changed spec in the runner's loop, keeping its state:
+// on a master, virtual addresses that stay are never touched, added ones are
+// added and announced, removed ones removed. The interface, VRID, version
+// and the choice of multicast or unicast identify the instance and cannot
+// change: the caller replaces the runner for those.
+func (r *Runner) Reconfigure(ctx context.Context, spec Spec) error {
+	errc := make(chan error, 1)
+	select {
+	case r.calls <- func() { errc <- r.reconfigure(spec) }:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// NeedsReplacing reports whether next describes another virtual router than
+// prev (interface, VRID, version, multicast or unicast, address owner), so
+// that Reconfigure cannot apply it and the runner must be replaced.
+func NeedsReplacing(prev, next Spec) bool {
+	return next.Interface != prev.Interface || next.VRID != prev.VRID || next.Version != prev.Version ||
+		(len(next.UnicastPeers) == 0) != (len(prev.UnicastPeers) == 0) ||
+		(next.Priority == vrrp.OwnerPriority) != (prev.Priority == vrrp.OwnerPriority)
+}
+
+func (r *Runner) reconfigure(spec Spec) error {
+	if NeedsReplacing(r.spec, spec) {
+		return fmt.Errorf("instance %s: interface, VRID, version or unicast mode changed: the instance must be replaced", spec.Name)
+	}
+	if err := r.fsm.Reconfigure(fsmConfig(spec, r.conn.Source())); err != nil {
+		return fmt.Errorf("instance %s: %w", spec.Name, err)
+	}
+	added, removed := diffPrefixes(r.spec.VirtualIPs, spec.VirtualIPs)
+	vips := make([]netip.Addr, len(spec.VirtualIPs))
+	for i, p := range spec.VirtualIPs {
+		vips[i] = p.Addr()
+	}
+	r.spec, r.vips, r.expect = spec, vips, expectation(spec, vips)
+	if r.fsm.State() == vrrp.Master {
+		var fresh []netip.Addr
+		for _, p := range added {
+			if err := r.addrs.Add(p); err != nil {
+				r.log.Error("adding virtual address", zap.Stringer("address", p), zap.Error(err))
+				continue
+			}
+			fresh = append(fresh, p.Addr())
+		}
+		for _, p := range removed {
+			if err := r.addrs.Remove(p); err != nil {
+				r.log.Error("removing virtual address", zap.Stringer("address", p), zap.Error(err))
+			}
+		}
+		for i := 0; i < garpBurst && len(fresh) > 0; i++ {
+			if err := r.garp.Announce(fresh); err != nil {
+				r.log.Warn("sending gratuitous ARP for added addresses", zap.Error(err))
+				break
+			}
+		}
+	}
+	r.log.Info("reconfigured", zap.String("state", r.fsm.State().String()),
+		zap.Int("virtual_ips_added", len(added)), zap.Int("virtual_ips_removed", len(removed)))
+	r.snapshot(nil)
+	return nil
+}
+
+// diffPrefixes returns what is in b and not in a, and what is in a and not in b.
+func diffPrefixes(a, b []netip.Prefix) (added, removed []netip.Prefix) {
+	in := func(p netip.Prefix, set []netip.Prefix) bool {
+		for _, q := range set {
+			if p == q {
+				return true
+			}
+		}
+		return false
+	}
+	for _, p := range b {
+		if !in(p, a) {
+			added = append(added, p)
+		}
+	}
+	for _, p := range a {
+		if !in(p, b) {
+			removed = append(removed, p)
+		}
+	}
+	return added, removed
 }
 
 // OnTransition registers f to be called (from the runner's goroutine) after
@@ -238,6 +342,8 @@ func (r *Runner) Run(ctx context.Context) error {
 			step(ev)
 		case reply := <-r.pings:
 			close(reply)
+		case call := <-r.calls:
+			call()
 		case <-timer.C:
 			if !garpAt.IsZero() && !time.Now().Before(garpAt) {
 				garpAt = time.Time{}

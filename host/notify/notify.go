@@ -47,6 +47,9 @@ func New(script string, timeout time.Duration, log *zap.Logger) *Notifier {
 	return &Notifier{script: script, timeout: timeout, log: log.With(zap.String("notify", script)), queue: make(chan Event, queueLen)}
 }
 
+// Script is the path of the script this notifier runs.
+func (n *Notifier) Script() string { return n.script }
+
 // Notify queues ev and returns at once.
 func (n *Notifier) Notify(ev Event) {
 	for {

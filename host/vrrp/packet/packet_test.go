@@ -15,6 +15,8 @@ var (
 	peer  = netip.MustParseAddr("198.51.100.2")
 	vip1  = netip.MustParseAddr("198.51.100.100")
 	vip2  = netip.MustParseAddr("198.51.100.101")
+	vip3  = netip.MustParseAddr("198.51.100.110")
+	vip4  = netip.MustParseAddr("198.51.100.120")
 	group = MulticastGroup()
 )
 
@@ -70,6 +72,89 @@ var golden = []struct {
 			0x00, 10, 0xb9, 0x41,
 			198, 51, 100, 100,
 		},
+	},
+}
+
+// Captured from keepalived 2.2.7 (Debian's package): a MASTER in a throwaway
+// network namespace with 198.51.100.1/24 on a veth, advertisements read with
+// tcpdump and the VRRP payload copied here byte for byte. All arrived with
+// TTL 255 and TOS 0xc0. The "priority 0" ones were sent on SIGTERM. The
+// instances were:
+//
+//	VRID 51 version 2, PASS secret1, advert_int 1, VIPs .100 and .101
+//	VRID 52 version 3, advert_int 0.1, VIP .110
+//	VRID 53 version 3, advert_int 1, unicast_src_ip .1, unicast_peer .2, VIP .120
+//	VRID 61 version 2, no authentication, advert_int 1, VIP .100
+//	VRID 62 version 2, PASS secret1-and-more (keepalived: "Truncating auth_pass
+//	to 8 characters"), advert_int 1, VIP .101
+var captured = []struct {
+	name     string
+	ad       Advertisement
+	src, dst netip.Addr
+	wire     []byte
+}{
+	{
+		name: "v2 PASS secret1, two addresses",
+		ad: Advertisement{Version: 2, VRID: 51, Priority: 150, Interval: time.Second, Addresses: []netip.Addr{vip1, vip2},
+			AuthType: AuthPass, AuthData: [8]byte{'s', 'e', 'c', 'r', 'e', 't', '1', 0}},
+		src: src, dst: group,
+		wire: []byte{0x21, 0x33, 0x96, 0x02, 0x01, 0x01, 0x85, 0x4b, 0xc6, 0x33, 0x64, 0x64, 0xc6, 0x33, 0x64, 0x65,
+			0x73, 0x65, 0x63, 0x72, 0x65, 0x74, 0x31, 0x00},
+	},
+	{
+		name: "v2 PASS secret1, priority 0",
+		ad: Advertisement{Version: 2, VRID: 51, Priority: 0, Interval: time.Second, Addresses: []netip.Addr{vip1, vip2},
+			AuthType: AuthPass, AuthData: [8]byte{'s', 'e', 'c', 'r', 'e', 't', '1', 0}},
+		src: src, dst: group,
+		wire: []byte{0x21, 0x33, 0x00, 0x02, 0x01, 0x01, 0x1b, 0x4c, 0xc6, 0x33, 0x64, 0x64, 0xc6, 0x33, 0x64, 0x65,
+			0x73, 0x65, 0x63, 0x72, 0x65, 0x74, 0x31, 0x00},
+	},
+	{
+		name: "v2 no authentication: 8 zero bytes",
+		ad:   Advertisement{Version: 2, VRID: 61, Priority: 150, Interval: time.Second, Addresses: []netip.Addr{vip1}},
+		src:  src, dst: group,
+		wire: []byte{0x21, 0x3d, 0x96, 0x01, 0x00, 0x01, 0x1e, 0x28, 0xc6, 0x33, 0x64, 0x64,
+			0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00},
+	},
+	{
+		name: "v2 no authentication, priority 0",
+		ad:   Advertisement{Version: 2, VRID: 61, Priority: 0, Interval: time.Second, Addresses: []netip.Addr{vip1}},
+		src:  src, dst: group,
+		wire: []byte{0x21, 0x3d, 0x00, 0x01, 0x00, 0x01, 0xb4, 0x28, 0xc6, 0x33, 0x64, 0x64,
+			0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00},
+	},
+	{
+		name: "v2 PASS truncated to 8 bytes",
+		ad: Advertisement{Version: 2, VRID: 62, Priority: 150, Interval: time.Second, Addresses: []netip.Addr{vip2},
+			AuthType: AuthPass, AuthData: [8]byte{'s', 'e', 'c', 'r', 'e', 't', '1', '-'}},
+		src: src, dst: group,
+		wire: []byte{0x21, 0x3e, 0x96, 0x01, 0x01, 0x01, 0xaf, 0xac, 0xc6, 0x33, 0x64, 0x65,
+			0x73, 0x65, 0x63, 0x72, 0x65, 0x74, 0x31, 0x2d},
+	},
+	{
+		name: "v3 multicast, 10 cs",
+		ad:   Advertisement{Version: 3, VRID: 52, Priority: 150, Interval: 100 * time.Millisecond, Addresses: []netip.Addr{vip3}},
+		src:  src, dst: group,
+		wire: []byte{0x31, 0x34, 0x96, 0x01, 0x00, 0x0a, 0x03, 0x5a, 0xc6, 0x33, 0x64, 0x6e},
+	},
+	{
+		name: "v3 multicast, priority 0",
+		ad:   Advertisement{Version: 3, VRID: 52, Priority: 0, Interval: 100 * time.Millisecond, Addresses: []netip.Addr{vip3}},
+		src:  src, dst: group,
+		wire: []byte{0x31, 0x34, 0x00, 0x01, 0x00, 0x0a, 0x99, 0x5a, 0xc6, 0x33, 0x64, 0x6e},
+	},
+	{
+		// The pseudo-header carries the peer (the IP destination), not 224.0.0.18.
+		name: "v3 unicast to the peer, 100 cs",
+		ad:   Advertisement{Version: 3, VRID: 53, Priority: 150, Interval: time.Second, Addresses: []netip.Addr{vip4}},
+		src:  src, dst: peer,
+		wire: []byte{0x31, 0x35, 0x96, 0x01, 0x00, 0x64, 0xb8, 0xd1, 0xc6, 0x33, 0x64, 0x78},
+	},
+	{
+		name: "v3 unicast to the peer, priority 0",
+		ad:   Advertisement{Version: 3, VRID: 53, Priority: 0, Interval: time.Second, Addresses: []netip.Addr{vip4}},
+		src:  src, dst: peer,
+		wire: []byte{0x31, 0x35, 0x00, 0x01, 0x00, 0x64, 0x4e, 0xd2, 0xc6, 0x33, 0x64, 0x78},
 	},
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -67,9 +68,12 @@ type nodeConfig struct {
 	Unicast        bool // unicast_source = own address, peers = the other nodes
 	VRID           int
 	Tracks         []string // track_interface names
-	// Checks is raw HCL placed at the top level (check blocks);
-	// InstanceExtra raw HCL inside the vrrp_instance (track_check blocks).
+	// Checks is raw HCL placed at the top level (check blocks, more
+	// instances); InstanceExtra raw HCL inside the vrrp_instance
+	// (track_check blocks).
 	Checks, InstanceExtra string
+	// VIPs replaces the default single virtual address.
+	VIPs []netip.Prefix
 }
 
 func (c nodeConfig) withDefaults() nodeConfig {
@@ -104,15 +108,37 @@ func quoteAddrs(as []netip.Addr) string {
 // startHasidecar writes n's configuration and runs hasidecar in n's namespace.
 func startHasidecar(t *testing.T, lab *netlab.Lab, n *netlab.Node, c nodeConfig) *daemon {
 	t.Helper()
-	c = c.withDefaults()
 	dir := t.TempDir()
 	d := &daemon{node: n, config: filepath.Join(dir, "hasidecar.hcl"), socket: filepath.Join(dir, "hasidecar.sock")}
+	d.write(t, lab, c)
+	d.proc = n.Start(t, binary, "run", "--config", d.config)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("hasidecar log of %s:\n%s", n.Name, d.proc.Log())
+		}
+	})
+	return d
+}
+
+// write renders c as d's configuration file.
+func (d *daemon) write(t *testing.T, lab *netlab.Lab, c nodeConfig) {
+	t.Helper()
+	c = c.withDefaults()
+	n := d.node
 	var b strings.Builder
 	fmt.Fprintf(&b, "node_name = %q\nlog_level = \"debug\"\nlog_format = \"console\"\n", n.Name)
 	fmt.Fprintf(&b, "control { socket = %q }\n", d.socket)
 	fmt.Fprintf(&b, "vrrp_instance \"VI_1\" {\n  interface = %q\n  virtual_router_id = %d\n  priority = %d\n", n.Iface, c.VRID, c.Priority)
 	fmt.Fprintf(&b, "  version = %d\n  advert_interval = %q\n  preempt = %v\n", c.Version, c.AdvertInterval.String(), c.Preempt)
-	fmt.Fprintf(&b, "  virtual_ips = [%q]\n", vip.String())
+	vips := c.VIPs
+	if len(vips) == 0 {
+		vips = []netip.Prefix{vip}
+	}
+	q := make([]string, len(vips))
+	for i, v := range vips {
+		q[i] = strconv.Quote(v.String())
+	}
+	fmt.Fprintf(&b, "  virtual_ips = [%s]\n", strings.Join(q, ", "))
 	if c.Unicast {
 		var peers []netip.Addr
 		for _, o := range lab.Nodes {
@@ -134,13 +160,6 @@ func startHasidecar(t *testing.T, lab *netlab.Lab, n *netlab.Node, c nodeConfig)
 	if err := os.WriteFile(d.config, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d.proc = n.Start(t, binary, "run", "--config", d.config)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("hasidecar log of %s:\n%s", n.Name, d.proc.Log())
-		}
-	})
-	return d
 }
 
 // keepalivedPeer runs keepalived in n with the settings of c, so that a

@@ -9,7 +9,7 @@ export CGO_ENABLED := 0
 BUILD   := $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 PKGS    := ./...
 
-.PHONY: all build test test-short bench demo lint fuzz proto deps clean
+.PHONY: all build test test-short bench demo lint fuzz proto deps clean package
 
 all: build
 
@@ -59,5 +59,14 @@ proto:
 		--go-grpc_out=sdk/pluginpb --go-grpc_opt=paths=source_relative \
 		sdk/proto/checker.proto
 
+# The Debian package (dist/hasidecar_VERSION_amd64.deb), built with nfpm from
+# the module proxy. The version must start with a digit for dpkg.
+NFPM_VERSION := v2.41.3
+PKG_VERSION  ?= 0.1.0+git$(shell git rev-parse --short HEAD 2>/dev/null || echo 0)
+package: build
+	@test -x $(BIN)/nfpm || GOBIN=$(CURDIR)/$(BIN) CGO_ENABLED=0 $(GO) install github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION)
+	@mkdir -p dist
+	HASIDECAR_PKG_VERSION=$(PKG_VERSION) $(BIN)/nfpm package --config packaging/nfpm.yaml --packager deb --target dist/
+
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) dist

@@ -44,3 +44,66 @@ func TestSystemdUnitVerifies(t *testing.T) {
 		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
 	}
 }
+
+// TestDebianPackage builds the .deb with `make package`, checks its layout
+// and metadata with dpkg-deb, extracts it into a throwaway root and runs the
+// packaged binary and plugins on the packaged example configuration.
+func TestDebianPackage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the package")
+	}
+	if _, err := exec.LookPath("dpkg-deb"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("dpkg-deb not found under CI=true")
+		}
+		t.Skip("dpkg-deb not found: not a Debian machine")
+	}
+	repo, _ := filepath.Abs(filepath.Join("..", ".."))
+	dist := t.TempDir()
+	make := exec.Command("make", "-C", repo, "package", "PKG_VERSION=0.0.0+test")
+	if out, err := make.CombinedOutput(); err != nil {
+		t.Fatalf("make package: %v\n%s", err, out)
+	}
+	deb := filepath.Join(repo, "dist", "hasidecar_0.0.0+test_amd64.deb")
+	t.Cleanup(func() { os.Remove(deb) })
+
+	out, err := exec.Command("dpkg-deb", "-c", deb).CombinedOutput()
+	if err != nil {
+		t.Fatalf("dpkg-deb -c: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		"-rwxr-xr-x root/root", "./usr/bin/hasidecar",
+		"./usr/lib/hasidecar/plugins/hasidecar-plugin-httpget", "./usr/lib/hasidecar/plugins/hasidecar-plugin-tcp",
+		"./usr/lib/hasidecar/plugins/hasidecar-plugin-icmp", "./usr/lib/hasidecar/plugins/hasidecar-plugin-script",
+		"./lib/systemd/system/hasidecar.service", "-rw-r----- root/root", "./etc/hasidecar/hasidecar.hcl",
+		"./usr/share/doc/hasidecar/README.md",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("package lacks %s:\n%s", want, out)
+		}
+	}
+	for field, want := range map[string]string{"Package": "hasidecar", "Version": "0.0.0+test", "Architecture": "amd64"} {
+		got, err := exec.Command("dpkg-deb", "-f", deb, field).Output()
+		if err != nil || strings.TrimSpace(string(got)) != want {
+			t.Errorf("%s = %q (%v), want %q", field, got, err, want)
+		}
+	}
+	if got, _ := exec.Command("dpkg-deb", "-I", deb, "conffiles").Output(); strings.TrimSpace(string(got)) != "/etc/hasidecar/hasidecar.hcl" {
+		t.Errorf("conffiles = %q: the example config must survive upgrades", got)
+	}
+
+	root := filepath.Join(dist, "root")
+	if out, err := exec.Command("dpkg-deb", "-x", deb, root).CombinedOutput(); err != nil {
+		t.Fatalf("dpkg-deb -x: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(filepath.Join(root, "usr/bin/hasidecar"), "version").CombinedOutput(); err != nil {
+		t.Fatalf("packaged binary: %v\n%s", err, out)
+	}
+	conf, _ := os.ReadFile(filepath.Join(root, "etc/hasidecar/hasidecar.hcl"))
+	rooted := strings.ReplaceAll(string(conf), `"/usr/lib/hasidecar/plugins"`, `"`+filepath.Join(root, "usr/lib/hasidecar/plugins")+`"`)
+	cfgPath := filepath.Join(dist, "hasidecar.hcl")
+	os.WriteFile(cfgPath, []byte(rooted), 0o644)
+	if out, err := exec.Command(filepath.Join(root, "usr/bin/hasidecar"), "validate", "--config", cfgPath).CombinedOutput(); err != nil {
+		t.Fatalf("the packaged example config with the packaged plugins: %v\n%s", err, out)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"net"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 func TestNotify(t *testing.T) {
@@ -29,5 +30,17 @@ func TestNotifyOutsideSystemd(t *testing.T) {
 	t.Setenv("NOTIFY_SOCKET", "")
 	if sent, err := Notify("READY=1"); sent || err != nil {
 		t.Fatalf("Notify = %v, %v; want a quiet no-op", sent, err)
+	}
+}
+
+func TestWatchdogInterval(t *testing.T) {
+	t.Setenv("WATCHDOG_USEC", "10000000")
+	t.Setenv("WATCHDOG_PID", "")
+	if got := WatchdogInterval(); got != 10*time.Second {
+		t.Fatalf("WatchdogInterval = %v", got)
+	}
+	t.Setenv("WATCHDOG_USEC", "")
+	if got := WatchdogInterval(); got != 0 {
+		t.Fatalf("without a watchdog: %v", got)
 	}
 }

@@ -1,11 +1,16 @@
 package e2e
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/hasidecar/hasidecar/internal/netlab"
 )
 
 // TestSystemdUnitVerifies runs systemd-analyze verify on the unit we ship,
@@ -106,4 +111,45 @@ func TestDebianPackage(t *testing.T) {
 	if out, err := exec.Command(filepath.Join(root, "usr/bin/hasidecar"), "validate", "--config", cfgPath).CombinedOutput(); err != nil {
 		t.Fatalf("the packaged example config with the packaged plugins: %v\n%s", err, out)
 	}
+}
+
+// TestSystemdNotifications runs the daemon with a notify socket, as systemd
+// would, and reads what it says: READY=1 once running, RELOADING=1 then
+// READY=1 around a reload, STOPPING=1 on SIGTERM.
+func TestSystemdNotifications(t *testing.T) {
+	netlab.RequireRoot(t)
+	sock := filepath.Join(t.TempDir(), "notify.sock")
+	l, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	t.Setenv("NOTIFY_SOCKET", sock) // inherited by the daemon
+	lab := netlab.New(t, 1)
+	d := startHasidecar(t, lab, lab.Nodes[0], nodeConfig{Priority: 150, Preempt: true})
+
+	next := func(want string) {
+		t.Helper()
+		buf := make([]byte, 256)
+		l.SetReadDeadline(time.Now().Add(10 * time.Second))
+		for {
+			n, _, err := l.ReadFromUnix(buf)
+			if err != nil {
+				t.Fatalf("waiting for %s: %v", want, err)
+			}
+			if got := string(buf[:n]); got == want {
+				return
+			} else if !strings.HasPrefix(got, "WATCHDOG") {
+				t.Fatalf("got %q, want %q", got, want)
+			}
+		}
+	}
+	next("READY=1")
+	if code, out := d.reload(t); code != 0 {
+		t.Fatalf("reload: %d %s", code, out)
+	}
+	next("RELOADING=1")
+	next("READY=1")
+	d.proc.Signal(syscall.SIGTERM)
+	next("STOPPING=1")
 }

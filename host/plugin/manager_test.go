@@ -208,6 +208,7 @@ func TestStoppedPluginTimesOutAndIsRestarted(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { syscall.Kill(old, syscall.SIGKILL) }) // only if the test fails early
+	waitStopped(t, old)
 	for range 2 {
 		start := time.Now()
 		if _, _, err := check(t, m, "a"); err == nil {
@@ -424,4 +425,20 @@ func TestBrokenPluginFailsToStartClearly(t *testing.T) {
 			}
 		})
 	}
+}
+
+// waitStopped waits until pid is really stopped: kill(SIGSTOP) returns before
+// the target's threads have all halted, and one could still answer.
+func waitStopped(t *testing.T, pid int) {
+	t.Helper()
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i := strings.LastIndexByte(string(st), ')'); i > 0 && strings.HasPrefix(strings.TrimSpace(string(st[i+1:])), "T") {
+			return
+		}
+	}
+	t.Fatalf("process %d did not stop", pid)
 }

@@ -10,6 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BIN=${BIN:-bin}
+BIN=$(cd "$BIN" 2>/dev/null && pwd) || { echo "no $BIN directory: run make build" >&2; exit 1; } # absolute: plugin_dir names it
 P=hsdemo$$
 VIP=198.51.100.100
 WORK=$(mktemp -d /tmp/hasidecar-demo.XXXXXX)
@@ -95,7 +96,7 @@ kill_nginx() { # "nginx dies": SIGKILL its master and workers
 config() { # node number, priority
   cat > "$WORK/node$1.hcl" <<EOF
 node_name  = "node$1"
-plugin_dir = "$PWD/$BIN"
+plugin_dir = "$BIN"
 log_format = "console"
 control { socket = "$WORK/node$1.sock" }
 

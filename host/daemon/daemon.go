@@ -376,6 +376,17 @@ func (d *Daemon) configureChecks(ctx context.Context, old []health.CheckSpec, re
 			_ = d.plugins.Remove(ctx, p.Plugin, name)
 		}
 	}
+	// Plugins no check uses any more are stopped.
+	used := map[string]bool{}
+	for _, c := range resolved {
+		used[c.Plugin] = true
+	}
+	for _, name := range d.plugins.Running() {
+		if !used[name] {
+			d.log.Info("stopping plugin no check uses", zap.String("plugin", name))
+			d.plugins.Stop(name)
+		}
+	}
 	return nil
 }
 

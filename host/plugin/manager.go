@@ -137,6 +137,7 @@ type proc struct {
 	attempt   int // consecutive failed starts, for the backoff
 	hung      int // consecutive deadline errors
 	restartOn bool
+	retired   bool // Stop took it out of the manager: restarts give up
 	upSince   time.Time
 }
 
@@ -371,7 +372,7 @@ func (p *proc) restartLoop(why string) {
 		s, err := p.spawn(ctx, configs)
 		if err == nil {
 			p.mu.Lock()
-			if p.m.isClosed() {
+			if p.m.isClosed() || p.retired {
 				p.mu.Unlock()
 				cancel()
 				stop(s.client, s.cmd, false)
@@ -514,6 +515,38 @@ func (m *Manager) Pid(name string) int {
 		return 0
 	}
 	return p.cmd.Process.Pid
+}
+
+// Stop stops plugin name, which no check uses any more (after a reload); it
+// starts again if a check names it later.
+func (m *Manager) Stop(name string) {
+	m.mu.Lock()
+	p, ok := m.plugins[name]
+	delete(m.plugins, name)
+	m.mu.Unlock()
+	if !ok {
+		return
+	}
+	p.mu.Lock()
+	p.retired = true
+	c, cmd := p.client, p.cmd
+	p.client, p.cmd, p.checker = nil, nil, nil
+	p.gen++
+	p.mu.Unlock()
+	if c != nil {
+		stop(c, cmd, false)
+	}
+}
+
+// Running lists the plugins with a process (or a restart under way).
+func (m *Manager) Running() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for name := range m.plugins {
+		out = append(out, name)
+	}
+	return out
 }
 
 // Close stops every plugin and waits for them to go: each is asked to exit,

@@ -442,3 +442,21 @@ func waitStopped(t *testing.T, pid int) {
 	}
 	t.Fatalf("process %d did not stop", pid)
 }
+
+func TestStopRetiresAPlugin(t *testing.T) {
+	m := newManager(t, Options{Dir: pluginDir(t)})
+	_, cfg := healthyFile(t)
+	if _, err := m.Configure(context.Background(), "filecheck", "a", cfg); err != nil {
+		t.Fatal(err)
+	}
+	pid := m.Pid("filecheck")
+	m.Stop("filecheck")
+	waitGone(t, pid, 5*time.Second)
+	if len(m.Running()) != 0 || m.Pid("filecheck") != 0 {
+		t.Fatalf("still running: %v", m.Running())
+	}
+	// Named again later, it starts afresh.
+	if _, err := m.Schema(context.Background(), "filecheck"); err != nil || m.Pid("filecheck") == 0 {
+		t.Fatalf("not started again: %v", err)
+	}
+}

@@ -488,28 +488,34 @@ func (m *Manager) Check(ctx context.Context, name, checkID string) (sdk.Result, 
 	return res, latency, err
 }
 
-// Restarts counts the restarts of plugin name.
-func (m *Manager) Restarts(name string) int {
+// lookup returns plugin name's proc, locked, or nil; the caller unlocks it.
+func (m *Manager) lookup(name string) *proc {
 	m.mu.Lock()
 	p, ok := m.plugins[name]
 	m.mu.Unlock()
 	if !ok {
-		return 0
+		return nil
 	}
 	p.mu.Lock()
+	return p
+}
+
+// Restarts counts the restarts of plugin name.
+func (m *Manager) Restarts(name string) int {
+	p := m.lookup(name)
+	if p == nil {
+		return 0
+	}
 	defer p.mu.Unlock()
 	return p.restarts
 }
 
 // Pid is the process id of plugin name, or 0 when it is not running.
 func (m *Manager) Pid(name string) int {
-	m.mu.Lock()
-	p, ok := m.plugins[name]
-	m.mu.Unlock()
-	if !ok {
+	p := m.lookup(name)
+	if p == nil {
 		return 0
 	}
-	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.client == nil || p.client.Exited() || p.cmd == nil || p.cmd.Process == nil {
 		return 0

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -36,12 +38,12 @@ func (checker) Schema() sdk.Schema {
 }
 
 type config struct {
-	URL                string `json:"url"`
-	StatusCode         []int  `json:"status_code"`
-	Digest             string `json:"digest"`
-	Host               string `json:"host"`
-	InsecureSkipVerify bool   `json:"insecure_skip_verify"`
-	CAFile             string `json:"ca_file"`
+	URL                string    `json:"url"`
+	StatusCode         []float64 `json:"status_code"`
+	Digest             string    `json:"digest"`
+	Host               string    `json:"host"`
+	InsecureSkipVerify bool      `json:"insecure_skip_verify"`
+	CAFile             string    `json:"ca_file"`
 }
 
 type probe struct {
@@ -61,10 +63,12 @@ func (checker) New(c sdk.Config) (sdk.Probe, sdk.Diagnostics) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, sdk.Errorf("url", "url %q must be an http:// or https:// URL, e.g. \"http://127.0.0.1/healthz\"", cfg.URL)
 	}
+	codes := make([]int, 0, len(cfg.StatusCode))
 	for _, code := range cfg.StatusCode {
-		if code < 100 || code > 599 {
-			return nil, sdk.Errorf("status_code", "status code %d is not an HTTP status (100-599)", code)
+		if code != math.Trunc(code) || code < 100 || code > 599 {
+			return nil, sdk.Errorf("status_code", "status code %v is not an HTTP status (a whole number from 100 to 599)", code)
 		}
+		codes = append(codes, int(code))
 	}
 	digest := strings.ToLower(cfg.Digest)
 	if digest != "" {
@@ -72,7 +76,11 @@ func (checker) New(c sdk.Config) (sdk.Probe, sdk.Diagnostics) {
 			return nil, sdk.Errorf("digest", "digest %q is not an MD5 (32 hex digits); get it with hasidecar genhash --url %s", cfg.Digest, cfg.URL)
 		}
 	}
-	tlsCfg := &tls.Config{InsecureSkipVerify: cfg.InsecureSkipVerify, ServerName: cfg.Host}
+	if cfg.Host != "" && strings.ContainsAny(cfg.Host, " /\t\r\n") {
+		return nil, sdk.Errorf("host", "host %q is not a host name, e.g. \"www.example.org\"", cfg.Host)
+	}
+	// The Host header may carry a port; the TLS server name may not.
+	tlsCfg := &tls.Config{InsecureSkipVerify: cfg.InsecureSkipVerify, ServerName: serverName(cfg.Host)}
 	if cfg.CAFile != "" {
 		pem, err := os.ReadFile(cfg.CAFile)
 		if err != nil {
@@ -87,7 +95,7 @@ func (checker) New(c sdk.Config) (sdk.Probe, sdk.Diagnostics) {
 	return &probe{
 		url:    cfg.URL,
 		host:   cfg.Host,
-		codes:  cfg.StatusCode,
+		codes:  codes,
 		digest: digest,
 		client: &http.Client{
 			// A fresh connection per check: a pooled one would pass while
@@ -150,8 +158,20 @@ func (p *probe) Close() error {
 	return nil
 }
 
+// serverName is the TLS server name for a Host header value: without a port
+// and without an IPv6 literal's brackets.
+func serverName(host string) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		return h
+	}
+	return strings.Trim(host, "[]")
+}
+
+// reason says in a few words why a request failed, without the method and
+// URL the user already knows.
 func reason(ctx context.Context, err error) string {
 	var cert *tls.CertificateVerificationError
+	var uerr *url.Error
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused"
@@ -159,6 +179,8 @@ func reason(ctx context.Context, err error) string {
 		return "no answer before the timeout"
 	case errors.As(err, &cert):
 		return "TLS: " + cert.Err.Error()
+	case errors.As(err, &uerr):
+		return uerr.Err.Error()
 	}
 	return err.Error()
 }

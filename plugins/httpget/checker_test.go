@@ -65,7 +65,10 @@ func TestHTTP(t *testing.T) {
 		case "/down":
 			w.WriteHeader(http.StatusServiceUnavailable)
 		case "/slow":
-			time.Sleep(2 * time.Second)
+			select {
+			case <-r.Context().Done():
+			case <-time.After(5 * time.Second):
+			}
 		case "/moved":
 			http.Redirect(w, r, "/", http.StatusFound)
 		default:
@@ -166,9 +169,11 @@ func TestHTTPS(t *testing.T) {
 		})
 	}
 	t.Run("host sets SNI", func(t *testing.T) {
-		run(t, map[string]any{"url": srv.URL + "/", "host": "www.example.org", "insecure_skip_verify": true}, 2*time.Second)
-		if sni.Load() != "www.example.org" {
-			t.Fatalf("SNI %v", sni.Load())
+		for _, host := range []string{"www.example.org", "www.example.org:8443"} {
+			run(t, map[string]any{"url": srv.URL + "/", "host": host, "insecure_skip_verify": true}, 2*time.Second)
+			if sni.Load() != "www.example.org" {
+				t.Fatalf("host %q: SNI %v", host, sni.Load())
+			}
 		}
 	})
 }
@@ -184,6 +189,9 @@ func TestBadConfig(t *testing.T) {
 		{"ftp url", map[string]any{"url": "ftp://x/"}, "url"},
 		{"no host", map[string]any{"url": "http:///x"}, "url"},
 		{"status out of range", map[string]any{"url": "http://x/", "status_code": []int{42}}, "status_code"},
+		{"status not whole", map[string]any{"url": "http://x/", "status_code": []float64{200.5}}, "status_code"},
+		{"host with a path", map[string]any{"url": "http://x/", "host": "a/b"}, "host"},
+		{"url not parseable", map[string]any{"url": "http://[::1"}, "url"},
 		{"digest not hex", map[string]any{"url": "http://x/", "digest": "xyz"}, "digest"},
 		{"digest too short", map[string]any{"url": "http://x/", "digest": "abcd"}, "digest"},
 		{"ca_file missing", map[string]any{"url": "https://x/", "ca_file": "/nonexistent.pem"}, "ca_file"},

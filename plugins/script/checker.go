@@ -3,8 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/user"
@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/hasidecar/hasidecar/sdk"
 )
@@ -62,7 +64,9 @@ func (checker) New(c sdk.Config) (sdk.Probe, sdk.Diagnostics) {
 		if why := insecure(path); why != "" {
 			return nil, sdk.Diagnostics{{Severity: sdk.Error, Attribute: "command",
 				Summary: fmt.Sprintf("refusing to run %s as root: %s", path, why),
-				Detail:  "a script that another user can change would run with our privileges (keepalived's enable_script_security); make it and its directories owned by root and not writable by group or others: chown root " + path + "; chmod go-w " + path}}
+				Detail: "A script that another user can change would run with the plugin's privileges " +
+					"(keepalived's enable_script_security): the script and every directory above it must be " +
+					"owned by root and not writable by group or others (sticky directories such as /tmp excepted)."}}
 		}
 	}
 	p := &probe{argv: cfg.Command, dynamic: cfg.Dynamic}
@@ -104,29 +108,29 @@ func credential(name string) (*syscall.Credential, sdk.Diagnostics) {
 // insecure says why path may not be run as root, or "" when it may: the
 // file and every directory above it must be owned by root and not writable
 // by group or others, except directories with the sticky bit (such as /tmp),
-// where others cannot replace what root owns.
+// where others cannot replace what root owns. Both the path as written and
+// the path its symlinks lead to are checked: a symlink in a directory a user
+// can write is as easy to swap as the script itself.
 func insecure(path string) string {
+	if why := insecureChain(filepath.Clean(path), os.Lstat); why != "" {
+		return why
+	}
 	real, err := filepath.EvalSymlinks(path)
 	if err != nil {
 		return err.Error()
 	}
-	for p := real; ; p = filepath.Dir(p) {
-		st, err := os.Stat(p)
+	return insecureChain(real, os.Stat)
+}
+
+// insecureChain checks path and each directory above it with stat.
+func insecureChain(path string, stat func(string) (os.FileInfo, error)) string {
+	for p := path; ; p = filepath.Dir(p) {
+		st, err := stat(p)
 		if err != nil {
 			return err.Error()
 		}
-		sys, ok := st.Sys().(*syscall.Stat_t)
-		if !ok {
-			return "cannot read the owner of " + p
-		}
-		sticky := st.IsDir() && st.Mode()&os.ModeSticky != 0
-		switch {
-		case sys.Uid != 0:
-			return fmt.Sprintf("%s is owned by uid %d, not root", p, sys.Uid)
-		case st.Mode()&0o020 != 0 && sys.Gid != 0 && !sticky:
-			return fmt.Sprintf("%s is writable by its group (gid %d)", p, sys.Gid)
-		case st.Mode()&0o002 != 0 && !sticky:
-			return fmt.Sprintf("%s is writable by everyone", p)
+		if why := unsafeMode(p, st); why != "" {
+			return why
 		}
 		if p == "/" {
 			return ""
@@ -134,50 +138,113 @@ func insecure(path string) string {
 	}
 }
 
+// unsafeMode says why a non-root user could change the file or directory p,
+// or "" when only root can. Symlinks' own modes mean nothing on Linux, so only
+// their owner counts.
+func unsafeMode(p string, st os.FileInfo) string {
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return "cannot read the owner of " + p
+	}
+	if sys.Uid != 0 {
+		return fmt.Sprintf("%s is owned by uid %d, not root (fix: chown root %s)", p, sys.Uid, p)
+	}
+	if st.Mode()&os.ModeSymlink != 0 || (st.IsDir() && st.Mode()&os.ModeSticky != 0) {
+		return ""
+	}
+	switch {
+	case st.Mode()&0o002 != 0:
+		return fmt.Sprintf("%s is writable by everyone (fix: chmod go-w %s)", p, p)
+	case st.Mode()&0o020 != 0:
+		return fmt.Sprintf("%s is writable by its group (gid %d) (fix: chmod go-w %s)", p, sys.Gid, p)
+	}
+	return ""
+}
+
+// drainWait bounds how long output is read after the script and its
+// process group are gone: only a descendant that left the group (setsid)
+// can still hold the pipe open, and it must not hold the check up.
+const drainWait = 100 * time.Millisecond
+
 func (p *probe) Check(ctx context.Context) sdk.Result {
+	// Our own pipe rather than exec's copying goroutines: Wait then returns
+	// when the script exits, even if something it started in the background
+	// still holds its output open.
+	r, w, err := os.Pipe()
+	if err != nil {
+		return sdk.Unhealthy("%v", err)
+	}
+	defer r.Close()
 	cmd := exec.CommandContext(ctx, p.argv[0], p.argv[1:]...)
 	// Its own process group, so that the timeout kills what it forked too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: p.cred}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 500 * time.Millisecond
-	var out bytes.Buffer
-	// One writer for both: exec then never calls it from two goroutines.
-	w := &limited{w: &out, n: 4096}
 	cmd.Stdout, cmd.Stderr = w, w
-	err := cmd.Run()
-	if cmd.Process != nil {
-		// Children that outlived a quick exit of their parent go too.
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		return sdk.Unhealthy("%v", err)
 	}
-	first := firstLine(out.String())
-	if ctx.Err() != nil {
-		return sdk.Unhealthy("killed at the timeout%s", suffix(first))
-	}
-	var exit *exec.ExitError
-	switch {
-	case err == nil:
-		return sdk.Healthy("exit 0%s", suffix(first))
-	case errors.As(err, &exit) && exit.ExitCode() >= 0:
-		code := exit.ExitCode()
-		if p.dynamic && code >= 2 {
-			return sdk.Healthy("exit %d (misc_dynamic weight %d)%s", code, code-2, suffix(first))
-		}
-		return sdk.Unhealthy("exit %d%s", code, suffix(first))
-	case errors.As(err, &exit):
-		return sdk.Unhealthy("%v%s", exit.ProcessState, suffix(first))
-	}
-	return sdk.Unhealthy("%v", err)
+	var out bytes.Buffer
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		io.Copy(&limited{w: &out, n: 4096}, r)
+	}()
+	waitErr := cmd.Wait()
+	// Children that outlived their parent go too: a check leaves nothing
+	// running behind it.
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	r.SetReadDeadline(time.Now().Add(drainWait))
+	<-read
+	return p.result(ctx, cmd.ProcessState, waitErr, firstLine(out.Bytes()))
 }
 
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
+// result turns how the script ended into a check result.
+func (p *probe) result(ctx context.Context, st *os.ProcessState, waitErr error, first string) sdk.Result {
+	if st == nil {
+		return sdk.Unhealthy("%v", waitErr)
+	}
+	ws, _ := st.Sys().(syscall.WaitStatus)
+	switch code := st.ExitCode(); {
+	case ws.Signaled() && ws.Signal() == syscall.SIGKILL && ctx.Err() != nil:
+		return sdk.Unhealthy("killed at the timeout%s", suffix(first))
+	case code == 0:
+		return sdk.Healthy("exit 0%s", suffix(first))
+	case code > 0 && p.dynamic && code >= 2:
+		// keepalived's misc_dynamic: 2-255 pass and set the weight to code-2.
+		return sdk.Healthy("exit %d (misc_dynamic weight %d)%s", code, code-2, suffix(first))
+	case code > 0:
+		return sdk.Unhealthy("exit %d%s", code, suffix(first))
+	}
+	return sdk.Unhealthy("%v%s", st, suffix(first))
+}
+
+// maxMessage is the most of a script's output that reaches the message.
+const maxMessage = 200
+
+// firstLine returns the first non-empty line of out, at most maxMessage
+// bytes of valid UTF-8 with control characters dropped: the message travels
+// as a protobuf string and lands in logs and status tables.
+func firstLine(out []byte) string {
+	s := strings.TrimSpace(strings.ToValidUTF8(string(out), "\uFFFD"))
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
+		s = strings.TrimSpace(s[:i])
 	}
-	if len(s) > 200 {
-		s = s[:200] + "…"
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, s)
+	if len(s) <= maxMessage {
+		return s
 	}
-	return s
+	cut := maxMessage
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
 }
 
 func suffix(s string) string {

@@ -67,6 +67,9 @@ func TestExitCodes(t *testing.T) {
 		{"exit 1 fails with dynamic", "exit 1", true, false, "exit 1"},
 		{"killed by a signal", "kill -9 $$", false, false, "signal: killed"},
 		{"first line only", "printf 'one\\ntwo\\n'; exit 1", false, false, "exit 1: one"},
+		{"control characters dropped", "printf 'a\\tb\\033[31mc\\n'", false, true, "exit 0: ab[31mc"},
+		{"invalid UTF-8 replaced", "printf 'x\\377y\\n'", false, true, "exit 0: x\uFFFDy"},
+		{"long line cut at 200 bytes", "printf '%0300d\\n' 0; exit 1", false, false, "exit 1: " + strings.Repeat("0", 200)},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,6 +80,43 @@ func TestExitCodes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// gone waits until pid is no process or a zombie (reaped by init soon).
+func gone(t *testing.T, pid int) {
+	t.Helper()
+	for end := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil || strings.Contains(string(st), ") Z") {
+			return
+		}
+		if time.Now().After(end) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("process %d survived the check", pid)
+		}
+	}
+}
+
+// A script that exits at once but leaves a child holding its output must
+// still count by its exit status, promptly, and the child must not outlive it.
+func TestBackgroundChildHoldingOutput(t *testing.T) {
+	dir := safeDir(t)
+	pidFile := filepath.Join(dir, "pid")
+	path := writeScript(t, dir, "bg", "echo started; sleep 100 & echo $! > "+pidFile+"; exit 0", 0o755)
+	start := time.Now()
+	res := run(t, map[string]any{"command": []string{path}}, 3*time.Second)
+	if !res.Healthy || res.Message != "exit 0: started" {
+		t.Fatalf("%+v", res)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Fatalf("took %v: waited for the background child", took)
+	}
+	b, _ := os.ReadFile(pidFile)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("pid file %q", b)
+	}
+	gone(t, pid)
 }
 
 func TestArgumentsWithoutShell(t *testing.T) {
@@ -100,18 +140,13 @@ func TestTimeoutKillsTheWholeGroup(t *testing.T) {
 		t.Fatalf("returned after %v", took)
 	}
 	b, _ := os.ReadFile(pids)
-	for _, f := range strings.Fields(string(b)) {
+	fields := strings.Fields(string(b))
+	if len(fields) != 2 {
+		t.Fatalf("pids %q", b)
+	}
+	for _, f := range fields {
 		pid, _ := strconv.Atoi(f)
-		for end := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-			st, err := os.ReadFile("/proc/" + f + "/stat")
-			if err != nil || strings.Contains(string(st), ") Z") {
-				break
-			}
-			if time.Now().After(end) {
-				syscall.Kill(pid, syscall.SIGKILL)
-				t.Fatalf("child %d survived the timeout", pid)
-			}
-		}
+		gone(t, pid)
 	}
 }
 
@@ -156,10 +191,21 @@ func TestBadConfig(t *testing.T) {
 		inWorld := writeScript(t, worldDir, "x", "exit 0", 0o755)
 		notRoot := writeScript(t, dir, "nr", "exit 0", 0o755)
 		os.Chown(notRoot, 65534, 0)
+		rootGroupWritable := writeScript(t, dir, "rgw", "exit 0", 0o775)
+		os.Chown(rootGroupWritable, 0, 0)
+		groupDir := filepath.Join(dir, "group")
+		os.Mkdir(groupDir, 0o775)
+		os.Chmod(groupDir, 0o775)
+		inGroupDir := writeScript(t, groupDir, "x", "exit 0", 0o755)
+		link := filepath.Join(worldDir, "link")
+		os.Symlink(ok, link)
 		tests = append(tests,
 			badCase{"group-writable script refused as root", map[string]any{"command": []string{groupWritable}}, "command", "writable by its group"},
 			badCase{"world-writable directory refused as root", map[string]any{"command": []string{inWorld}}, "command", "writable by everyone"},
-			badCase{"script owned by another user refused as root", map[string]any{"command": []string{notRoot}}, "command", "not root"},
+			badCase{"script owned by another user refused as root", map[string]any{"command": []string{notRoot}}, "command", "not root (fix: chown root " + notRoot + ")"},
+			badCase{"group-writable even by root's group refused", map[string]any{"command": []string{rootGroupWritable}}, "command", "(fix: chmod go-w " + rootGroupWritable + ")"},
+			badCase{"script in a group-writable directory refused", map[string]any{"command": []string{inGroupDir}}, "command", groupDir + " is writable by its group"},
+			badCase{"symlink in a world-writable directory refused", map[string]any{"command": []string{link}}, "command", worldDir + " is writable by everyone"},
 		)
 	}
 	for _, tt := range tests {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -62,6 +63,7 @@ func TestCheck(t *testing.T) {
 		message string
 	}{
 		{"listening", open, true, "connected to " + open},
+		{"by host name", "localhost:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port), true, "connected to localhost:"},
 		{"closed port", closedAddr, false, "connection refused"},
 	}
 	for _, tt := range tests {

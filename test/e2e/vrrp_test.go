@@ -259,3 +259,36 @@ func TestNotifyScriptSeesEveryTransitionInOrder(t *testing.T) {
 		t.Fatalf("notify script saw:\n%s\nwant:\n%s", b, want)
 	}
 }
+
+// TestKilledMasterRestartsWithoutAStaleVIP: a master SIGKILLed leaves its VIP
+// on the interface (nothing could remove it) while the backup takes over.
+// Restarted, it removes the stale address before the election, joins as
+// backup and preempts back: one holder at the end.
+func TestKilledMasterRestartsWithoutAStaleVIP(t *testing.T) {
+	netlab.RequireRoot(t)
+	t.Parallel()
+	lab := netlab.New(t, 2)
+	n1, n2 := lab.Nodes[0], lab.Nodes[1]
+	d1 := startHasidecar(t, lab, n1, nodeConfig{Priority: 150, Preempt: true})
+	waitSoleHolder(t, lab, n1, 10*time.Second)
+	startHasidecar(t, lab, n2, nodeConfig{Priority: 100, Preempt: true})
+	time.Sleep(500 * time.Millisecond)
+
+	d1.proc.Signal(syscall.SIGKILL)
+	d1.proc.WaitTimeout(5 * time.Second)
+	// The backup takes over; the dead master's address is still there.
+	if err := n2.WaitAddress(t, vip.Addr(), true, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if !n1.HasAddress(t, vip.Addr()) {
+		t.Fatal("a SIGKILLed master cannot have removed its VIP; the test premise does not hold")
+	}
+
+	d1.proc = n1.Start(t, binary, "run", "--config", d1.config)
+	if err := d1.proc.WaitLog("removed a virtual address left on the interface", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	took := waitSoleHolder(t, lab, n1, 5*time.Second)
+	t.Logf("restarted master is the sole holder again after %v", took)
+	holdsSteady(t, lab, n1, time.Second)
+}

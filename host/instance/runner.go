@@ -486,10 +486,22 @@ func (r *Runner) drop(reason packet.Reason, pkt vrrpconn.Packet, err error) {
 	}
 	// Log the first drop of each reason and then every 1000th, so a flood
 	// cannot fill the disk.
-	if n == 1 || n%1000 == 0 {
-		r.log.Warn("dropped advertisement", zap.String("reason", string(reason)),
-			zap.Stringer("from", pkt.Src), zap.Uint64("count", n), zap.Error(err))
+	if n != 1 && n%1000 != 0 {
+		return
 	}
+	msg := "dropped advertisement"
+	switch reason {
+	case packet.ReasonAddressCount, packet.ReasonAddressList:
+		// Same VRID, other addresses: most often two clusters that picked
+		// the same virtual_router_id on one segment.
+		msg = "VRID collision? another router advertises this virtual_router_id with other virtual addresses; its advertisements are ignored (give one of the clusters another virtual_router_id)"
+	case packet.ReasonBadPassword, packet.ReasonAuthTypeMismatch:
+		msg = "advertisement with another auth_pass or authentication type ignored (check auth_pass on every node)"
+	case packet.ReasonIntervalMismatch:
+		msg = "advertisement with another advert_interval ignored (VRRPv2 needs the same advert_interval on every node)"
+	}
+	r.log.Warn(msg, zap.String("reason", string(reason)),
+		zap.Stringer("from", pkt.Src), zap.Uint64("count", n), zap.Error(err))
 }
 
 // removeStale removes virtual addresses left on the interface, typically by a

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -291,4 +292,40 @@ func TestKilledMasterRestartsWithoutAStaleVIP(t *testing.T) {
 	took := waitSoleHolder(t, lab, n1, 5*time.Second)
 	t.Logf("restarted master is the sole holder again after %v", took)
 	holdsSteady(t, lab, n1, time.Second)
+}
+
+// TestVRIDCollisionIsReportedWithoutFlapping: a foreign keepalived uses our
+// VRID with other virtual addresses. Each side ignores the other's adverts
+// (as keepalived does), so both stay master of their own addresses; hasidecar
+// says so in its log, counts the drops, and never changes state.
+func TestVRIDCollisionIsReportedWithoutFlapping(t *testing.T) {
+	netlab.RequireRoot(t)
+	netlab.RequireKeepalived(t)
+	t.Parallel()
+	lab := netlab.New(t, 2)
+	n1, n2 := lab.Nodes[0], lab.Nodes[1]
+	d := startHasidecar(t, lab, n1, nodeConfig{Priority: 100, Preempt: true})
+	waitSoleHolder(t, lab, n1, 10*time.Second)
+	foreign := netip.MustParsePrefix("198.51.100.150/24")
+	n2.StartKeepalived(t, netlab.KeepalivedConfig{Iface: n2.Iface, State: "BACKUP", VRID: 51, Priority: 200,
+		Version: 3, AdvertInterval: 100 * time.Millisecond, Preempt: true, VIPs: []netip.Prefix{foreign}})
+	if err := n2.WaitAddress(t, foreign.Addr(), true, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.proc.WaitLog("VRID collision?", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	before := d.status(t).Instances[0]
+	time.Sleep(2 * time.Second)
+	after := d.status(t).Instances[0]
+	if after.State != "MASTER" || after.Transitions != before.Transitions {
+		t.Fatalf("flapping under a VRID collision: %+v then %+v", before, after)
+	}
+	collisions := func(d map[string]uint64) uint64 { return d["address list mismatch"] + d["address count mismatch"] }
+	if collisions(after.Dropped) <= collisions(before.Dropped) {
+		t.Fatalf("collision drops not counted: %v then %v", before.Dropped, after.Dropped)
+	}
+	if !n1.HasAddress(t, vip.Addr()) {
+		t.Fatal("hasidecar lost its VIP to a router advertising other addresses")
+	}
 }

@@ -383,7 +383,10 @@ func (r *Runner) apply(now time.Time, ev vrrp.Event) (announced bool) {
 				}
 			}
 		case vrrp.Announce:
-			r.announce("on becoming master")
+			if a.Reason != "on becoming master" {
+				r.log.Info("announcing the virtual addresses again", zap.String("reason", a.Reason))
+			}
+			r.announce(a.Reason)
 			announced = true
 		}
 	}

@@ -68,7 +68,9 @@ type RemoveAddresses struct{}
 
 // Announce sends gratuitous ARP for the virtual addresses so that hosts on
 // the segment move their caches to us.
-type Announce struct{}
+type Announce struct {
+	Reason string // why now: on becoming master, or after a split brain
+}
 
 // Transition reports a change of state and why it happened, in words an
 // operator can act on.
@@ -262,8 +264,17 @@ func (in *Instance) masterReceived(now time.Time, ad AdvertReceived) []Action {
 	higher := ad.Priority > in.effective ||
 		(ad.Priority == in.effective && ad.From.Compare(in.cfg.Address) > 0)
 	if !higher {
+		// Another router thinks it is master: a split brain is healing.
+		// Answer at once so that it steps back, and announce the addresses
+		// again, since hosts on its side have their caches pointing at it.
+		// At most once a second, in case it keeps advertising (one-way loss).
 		in.advertAt = now.Add(in.cfg.AdvertInterval)
-		return []Action{in.advertisement()}
+		acts := []Action{in.advertisement()}
+		if !now.Before(in.reannounceAt) {
+			in.reannounceAt = now.Add(reannounceEvery)
+			acts = append(acts, Announce{Reason: fmt.Sprintf("%v also advertised as master (priority %d): split brain healed", ad.From, ad.Priority)})
+		}
+		return acts
 	}
 	why := fmt.Sprintf("%v advertises priority %d, above our %d", ad.From, ad.Priority, in.effective)
 	if ad.Priority == in.effective {
@@ -271,7 +282,12 @@ func (in *Instance) masterReceived(now time.Time, ad AdvertReceived) []Action {
 	}
 	in.follow(now, ad)
 	in.lowerSince = time.Time{}
-	return []Action{in.setState(Backup, why), RemoveAddresses{}}
+	// One last advertisement with our priority tells the winner that we were
+	// master too, so that it announces the addresses again: after a split
+	// brain, hosts on our side still send to our MAC. Without it the winner
+	// would learn of the split only if we had advertised after the heal.
+	return []Action{in.setState(Backup, why), RemoveAddresses{},
+		SendAdvertisement{Priority: in.effective, Interval: in.cfg.AdvertInterval}}
 }
 
 func (in *Instance) faultChanged(now time.Time, f FaultChanged) []Action {
@@ -315,7 +331,7 @@ func (in *Instance) becomeMaster(now time.Time, why string) []Action {
 	in.advertAt = now.Add(in.cfg.AdvertInterval)
 	in.lowerSince = time.Time{}
 	t := in.setState(Master, why)
-	return []Action{t, AddAddresses{}, in.advertisement(), Announce{}}
+	return []Action{t, AddAddresses{}, in.advertisement(), Announce{Reason: "on becoming master"}}
 }
 
 func (in *Instance) becomeBackup(now time.Time, why string) []Action {

@@ -52,6 +52,10 @@ func (s State) String() string {
 // moved by health.
 const OwnerPriority = 255
 
+// reannounceEvery limits the gratuitous ARP a master sends again when another
+// router advertises as master too.
+const reannounceEvery = time.Second
+
 // Config is what the state machine needs to know about its virtual router.
 type Config struct {
 	VRID     uint8
@@ -91,6 +95,7 @@ type Instance struct {
 	started      time.Time // when Start was handled, for preempt_delay
 	lowerSince   time.Time // BACKUP: first advert of a lower-priority master seen since the last higher one
 	downReason   string    // BACKUP: why masterDownAt was brought forward, for the transition's reason
+	reannounceAt time.Time // MASTER: earliest re-announcement after a split brain
 
 	faults      map[string]bool
 	transitions int

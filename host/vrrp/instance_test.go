@@ -228,25 +228,29 @@ func TestTransitions(t *testing.T) {
 		{"master steps down for a higher priority", nil, []step{
 			{0, Start{}, []string{"->BACKUP"}, Backup},
 			{3610 * ms, Tick{}, becomeMaster, Master},
-			{4 * time.Second, advert(addrB, 200, time.Second), []string{"->BACKUP", "remove"}, Backup},
+			{4 * time.Second, advert(addrB, 200, time.Second), []string{"->BACKUP", "remove", "advert:100"}, Backup},
 		}},
 		{"master steps down for an equal priority from a higher address", nil, []step{
 			{0, Start{}, []string{"->BACKUP"}, Backup},
 			{3610 * ms, Tick{}, becomeMaster, Master},
-			{4 * time.Second, advert(addrB, 100, time.Second), []string{"->BACKUP", "remove"}, Backup},
+			{4 * time.Second, advert(addrB, 100, time.Second), []string{"->BACKUP", "remove", "advert:100"}, Backup},
 		}},
 		{"master keeps an equal priority from a lower address and answers", func(c *Config) { c.Address = addrB }, []step{
 			{0, Start{}, []string{"->BACKUP"}, Backup},
 			{3610 * ms, Tick{}, becomeMaster, Master},
-			{4 * time.Second, advert(addrA, 100, time.Second), []string{"advert:100"}, Master},
+			{4 * time.Second, advert(addrA, 100, time.Second), []string{"advert:100", "garp"}, Master},
 		}},
-		{"master answers a lower priority at once", nil, []step{
+		{"master answers a lower priority at once and announces again (split brain)", nil, []step{
 			{0, Start{}, []string{"->BACKUP"}, Backup},
 			{3610 * ms, Tick{}, becomeMaster, Master},
-			{4 * time.Second, advert(addrB, 50, time.Second), []string{"advert:100"}, Master},
+			{4 * time.Second, advert(addrB, 50, time.Second), []string{"advert:100", "garp"}, Master},
 			// the schedule restarts from the answer
 			{4610 * ms, Tick{}, nil, Master},
-			{5 * time.Second, Tick{}, []string{"advert:100"}, Master},
+			// a router that keeps advertising gets an answer each time, but
+			// the addresses are announced again at most once a second
+			{4700 * ms, advert(addrB, 50, time.Second), []string{"advert:100"}, Master},
+			{4900 * ms, advert(addrB, 50, time.Second), []string{"advert:100"}, Master},
+			{5 * time.Second, advert(addrB, 50, time.Second), []string{"advert:100", "garp"}, Master},
 		}},
 		{"master answers a resignation at once", nil, []step{
 			{0, Start{}, []string{"->BACKUP"}, Backup},
@@ -309,7 +313,7 @@ func TestTransitions(t *testing.T) {
 			{3610 * ms, Tick{}, becomeMaster, Master},
 			{4 * time.Second, PriorityChanged{Priority: 40}, []string{"advert:40"}, Master},
 			{4 * time.Second, PriorityChanged{Priority: 40}, nil, Master},
-			{4500 * ms, advert(addrB, 50, time.Second), []string{"->BACKUP", "remove"}, Backup},
+			{4500 * ms, advert(addrB, 50, time.Second), []string{"->BACKUP", "remove", "advert:40"}, Backup},
 		}},
 		{"owner priority is never moved", func(c *Config) { c.Priority = 255 }, []step{
 			{0, Start{}, []string{"->MASTER", "add", "advert:255", "garp"}, Master},

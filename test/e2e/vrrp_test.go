@@ -62,18 +62,26 @@ func TestPairElectionTakeoverAndReturn(t *testing.T) {
 	}
 }
 
-func TestPartitionHealsToOneMaster(t *testing.T) {
+// TestSplitBrainHealsWithGratuitousARP partitions the segment with the client
+// on the backup's side, so that both nodes become master and the client's ARP
+// cache points at the backup. After the heal the lower priority must yield at
+// once and the winner must announce the VIP again: without that the client
+// keeps sending to a node that no longer holds the VIP (what keepalived users
+// report after a heal).
+func TestSplitBrainHealsWithGratuitousARP(t *testing.T) {
 	netlab.RequireRoot(t)
 	t.Parallel()
 	lab := netlab.New(t, 2)
-	n1, n2 := lab.Nodes[0], lab.Nodes[1]
-	startHasidecar(t, lab, n1, nodeConfig{Priority: 150, Preempt: true})
+	n1, n2, client := lab.Nodes[0], lab.Nodes[1], lab.Client
+	d1 := startHasidecar(t, lab, n1, nodeConfig{Priority: 150, Preempt: true})
 	startHasidecar(t, lab, n2, nodeConfig{Priority: 100, Preempt: true})
 	waitSoleHolder(t, lab, n1, 10*time.Second)
 
 	for _, round := range []string{"first", "second"} {
 		// Both sides lose each other but keep their links: both become master.
-		lab.Partition(t, []*netlab.Node{n1}, []*netlab.Node{n2})
+		// n2 and the client stay on the segment's bridge, so that the heal
+		// is one port moving back, as when a real link returns.
+		lab.Partition(t, []*netlab.Node{n1})
 		deadline := time.Now().Add(5 * time.Second)
 		for len(holders(t, lab)) != 2 {
 			if time.Now().After(deadline) {
@@ -81,10 +89,28 @@ func TestPartitionHealsToOneMaster(t *testing.T) {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
+		// The client, on n2's side, resolves the VIP to n2.
+		if err := client.Ping(vip.Addr(), time.Second); err != nil {
+			t.Fatalf("%s partition: client cannot reach the VIP on its side: %v", round, err)
+		}
+		waitNeighbour(t, client, n2.MAC(t), 2*time.Second)
+		// Both masters have been master for more than a second, as in a real
+		// split brain (the re-announcement is limited to one a second).
+		time.Sleep(1200 * time.Millisecond)
+
 		lab.Heal(t)
 		took := waitSoleHolder(t, lab, n1, 2*time.Second)
-		t.Logf("%s heal: one master after %v (advert interval 100ms)", round, took)
+		t.Logf("%s heal: n2 yielded after %v (advert interval 100ms)", round, took)
+		if took > 500*time.Millisecond {
+			t.Errorf("%s heal: the lower priority yielded after %v, want about one advert interval (100ms)", round, took)
+		}
+		// No traffic from the client meanwhile: only a gratuitous ARP from
+		// n1 can move its cache.
+		waitNeighbour(t, client, n1.MAC(t), time.Second)
 		holdsSteady(t, lab, n1, time.Second)
+	}
+	if !strings.Contains(d1.proc.Log(), "split brain healed") {
+		t.Errorf("the winner did not say why it announced the VIP again:\n%s", d1.proc.Log())
 	}
 }
 

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
@@ -191,23 +194,69 @@ func toPB(ds Diagnostics) []*pluginpb.Diagnostic {
 	return out
 }
 
+// Limits on what the host takes from a plugin's reply. A plugin is someone
+// else's code: its text ends up in logs, status and terminals, so it is cut
+// to size and stripped of control characters and invalid UTF-8.
+const (
+	maxMessage     = 512
+	maxDiagnostics = 64
+	maxDiagText    = 1024
+	maxAttributes  = 256
+	maxName        = 128
+)
+
 func fromPB(ds []*pluginpb.Diagnostic) Diagnostics {
-	out := make(Diagnostics, 0, len(ds))
-	for _, d := range ds {
+	n := min(len(ds), maxDiagnostics)
+	out := make(Diagnostics, 0, n)
+	for _, d := range ds[:n] {
+		// An unknown severity is an error: the safe reading of a reply
+		// from a newer or broken plugin.
 		sev := Error
 		if d.GetSeverity() == pluginpb.Diagnostic_WARNING {
 			sev = Warning
 		}
-		out = append(out, Diagnostic{Severity: sev, Summary: d.GetSummary(), Detail: d.GetDetail(), Attribute: d.GetAttribute()})
+		out = append(out, Diagnostic{Severity: sev, Summary: CleanText(d.GetSummary(), maxDiagText),
+			Detail: CleanText(d.GetDetail(), maxDiagText), Attribute: CleanText(d.GetAttribute(), maxName)})
+	}
+	if len(ds) > n {
+		out = append(out, Diagnostic{Severity: Warning, Summary: fmt.Sprintf("%d more diagnostics not shown", len(ds)-n)})
 	}
 	return out
 }
 
+// CleanText makes text from a plugin safe to log and print: invalid UTF-8
+// and control characters (newlines included) become U+FFFD or a space, and
+// the result is cut to at most max bytes at a character boundary.
+func CleanText(s string, max int) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\n' || r == '\t' || r == '\r':
+			r = ' '
+		case r == utf8.RuneError || unicode.IsControl(r) || r == '\u2028' || r == '\u2029' ||
+			(r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069'):
+			// Invalid bytes, C0/C1 controls, line separators and bidi
+			// overrides (which can make a log line read as something else).
+			r = utf8.RuneError
+		}
+		if b.Len()+utf8.RuneLen(r) > max {
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
 // Client is the host's side of a running plugin. Plugin authors do not need
-// it; the host and tests do.
+// it; the host and tests do. Everything it returns has been checked: a
+// malformed reply is an error or is cut down, never passed on as is.
 type Client struct {
 	pb pluginpb.CheckerClient
 }
+
+// NewClient wraps a CheckerClient: a gRPC connection to a plugin, or a fake
+// in tests of the host.
+func NewClient(pb pluginpb.CheckerClient) *Client { return &Client{pb: pb} }
 
 // Schema asks the plugin for its configuration schema.
 func (c *Client) Schema(ctx context.Context) (Schema, error) {
@@ -215,9 +264,22 @@ func (c *Client) Schema(ctx context.Context) (Schema, error) {
 	if err != nil {
 		return Schema{}, err
 	}
+	return schemaFromPB(resp)
+}
+
+// schemaFromPB refuses schemas no user could write a config block for; the
+// types are checked by the host when it builds its decoder.
+func schemaFromPB(resp *pluginpb.SchemaResponse) (Schema, error) {
+	if len(resp.GetAttributes()) > maxAttributes {
+		return Schema{}, fmt.Errorf("plugin declared %d attributes, more than %d", len(resp.GetAttributes()), maxAttributes)
+	}
 	var s Schema
-	for _, a := range resp.Attributes {
-		s.Attributes = append(s.Attributes, Attribute{Name: a.Name, Type: Type(a.Type), Required: a.Required, Description: a.Description})
+	for _, a := range resp.GetAttributes() {
+		if a.GetName() == "" || len(a.GetName()) > maxName || CleanText(a.GetName(), maxName) != a.GetName() {
+			return Schema{}, fmt.Errorf("plugin declared an attribute with an unusable name %q", CleanText(a.GetName(), maxName))
+		}
+		s.Attributes = append(s.Attributes, Attribute{Name: a.GetName(), Type: Type(CleanText(a.GetType(), maxName)),
+			Required: a.GetRequired(), Description: CleanText(a.GetDescription(), maxDiagText)})
 	}
 	return s, nil
 }
@@ -247,7 +309,15 @@ func (c *Client) Check(ctx context.Context, id string) (Result, time.Duration, e
 	if err != nil {
 		return Result{}, 0, err
 	}
-	return Result{Healthy: resp.Healthy, Message: resp.Message}, time.Duration(resp.LatencyNs), nil
+	res, latency := resultFromPB(resp)
+	return res, latency, nil
+}
+
+// resultFromPB keeps the verdict and cleans the rest: the message is cut and
+// stripped, a negative latency (a broken plugin clock) is zero.
+func resultFromPB(resp *pluginpb.CheckResponse) (Result, time.Duration) {
+	latency := max(time.Duration(resp.GetLatencyNs()), 0)
+	return Result{Healthy: resp.GetHealthy(), Message: CleanText(resp.GetMessage(), maxMessage)}, latency
 }
 
 // Remove tells the plugin to forget check id.

@@ -49,6 +49,8 @@ type Daemon struct {
 	reloadMu sync.Mutex  // one reload at a time
 	started  atomic.Bool // Run has started everything; reloads may apply
 
+	sockets sharedSockets // one VRRP socket per interface and mode
+
 	mu         sync.Mutex // guards what follows
 	cfg        *config.Config
 	runners    []*tracked
@@ -226,14 +228,47 @@ func spec(ic config.Instance) instance.Spec {
 	}
 }
 
+// sharedSockets keeps one VRRP socket per interface, mode and source for all
+// the instances that use it (see vrrpconn.Demux).
+type sharedSockets struct {
+	mu   sync.Mutex
+	open map[vrrpconn.Options]*vrrpconn.Demux
+}
+
+// join returns an endpoint for vrid on the socket opts describes, opening the
+// socket if no instance uses it yet.
+func (s *sharedSockets) join(ctx context.Context, opts vrrpconn.Options, vrid uint8) (*vrrpconn.Endpoint, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if dm := s.open[opts]; dm != nil {
+		e, err := dm.Join(vrid)
+		if err == nil {
+			return e, nil
+		}
+		if !errors.Is(err, vrrpconn.ErrDemuxClosed) {
+			return nil, err
+		}
+	}
+	conn, err := vrrpconn.Open(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	if s.open == nil {
+		s.open = map[vrrpconn.Options]*vrrpconn.Demux{}
+	}
+	dm := vrrpconn.NewDemux(conn)
+	s.open[opts] = dm
+	return dm.Join(vrid)
+}
+
 // newRunner opens an instance's socket, netlink handle and ARP client; the
 // runner does not run until start.
 func (d *Daemon) newRunner(ctx context.Context, ic config.Instance) (*tracked, error) {
-	conn, err := vrrpconn.Open(ctx, vrrpconn.Options{
+	conn, err := d.sockets.join(ctx, vrrpconn.Options{
 		Interface: ic.Interface,
 		Source:    ic.UnicastSource,
 		Multicast: len(ic.UnicastPeers) == 0,
-	})
+	}, ic.VRID)
 	if err != nil {
 		return nil, fmt.Errorf("instance %s: %w", ic.Name, err)
 	}

@@ -278,6 +278,12 @@ func (r *Runner) Status() control.InstanceStatus {
 	for k, v := range r.dropped {
 		st.Dropped[k] = v
 	}
+	// A shared socket drops for an instance whose loop fell behind.
+	if q, ok := r.conn.(interface{ Overflows() uint64 }); ok {
+		if n := q.Overflows(); n > 0 {
+			st.Dropped["receive queue full"] = n
+		}
+	}
 	return st
 }
 

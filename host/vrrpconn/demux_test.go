@@ -1,0 +1,122 @@
+package vrrpconn
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/hasidecar/hasidecar/internal/netlab"
+)
+
+// withVRID is the lab advert with another VRID in its second byte (the
+// socket and the demux look no further).
+func withVRID(vrid byte) []byte {
+	b := append([]byte(nil), advert...)
+	b[1] = vrid
+	return b
+}
+
+// collect reads e until it is closed and passes on what it read.
+func collect(e *Endpoint) <-chan Packet {
+	ch := make(chan Packet, 16)
+	go func() {
+		for {
+			p, err := e.Receive()
+			if err != nil {
+				return
+			}
+			ch <- p
+		}
+	}()
+	return ch
+}
+
+func next(ch <-chan Packet, d time.Duration) (Packet, bool) {
+	select {
+	case p := <-ch:
+		return p, true
+	case <-time.After(d):
+		return Packet{}, false
+	}
+}
+
+func TestDemuxRoutesByVRID(t *testing.T) {
+	netlab.RequireRoot(t)
+	t.Parallel()
+	lab := netlab.New(t, 2)
+	sender := open(t, lab.Nodes[0], Options{Interface: "eth0", Multicast: true})
+	dm := NewDemux(open(t, lab.Nodes[1], Options{Interface: "eth0", Multicast: true}))
+	e51, err := dm.Join(51)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e52, _ := dm.Join(52)
+	defer e51.Close()
+	defer e52.Close()
+	got := map[*Endpoint]<-chan Packet{e51: collect(e51), e52: collect(e52)}
+
+	send := func(b []byte) {
+		t.Helper()
+		if err := sender.Send(b, MulticastGroup); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(withVRID(52))
+	if p, ok := next(got[e52], 2*time.Second); !ok || p.Payload[1] != 52 {
+		t.Fatalf("VRID 52's endpoint got %v, %v", p.Payload, ok)
+	}
+	if p, ok := next(got[e51], 200*time.Millisecond); ok {
+		t.Fatalf("VRID 51's endpoint got VRID 52's packet %v", p.Payload)
+	}
+
+	// No instance has VRID 99 and a 1-byte packet has none: everyone sees
+	// them, to count them as its own socket would.
+	send(withVRID(99))
+	send([]byte{0x31})
+	for _, e := range []*Endpoint{e51, e52} {
+		for _, want := range []int{12, 1} {
+			p, ok := next(got[e], 2*time.Second)
+			if !ok || len(p.Payload) != want {
+				t.Fatalf("endpoint %d: got %v, %v; want the %d-byte unclaimed packet", e.vrid, p.Payload, ok, want)
+			}
+		}
+	}
+}
+
+func TestDemuxClosesWithTheLastEndpoint(t *testing.T) {
+	netlab.RequireRoot(t)
+	t.Parallel()
+	lab := netlab.New(t, 1)
+	dm := NewDemux(open(t, lab.Nodes[0], Options{Interface: "eth0", Multicast: true}))
+	a, _ := dm.Join(1)
+	b, _ := dm.Join(1) // a reload replacing the instance: both for a moment
+
+	errc := make(chan error, 1)
+	go func() {
+		_, err := a.Receive()
+		errc <- err
+	}()
+	a.Close()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("Receive after Close: %v, want ErrClosed", err)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("Close did not unblock Receive")
+	}
+	if err := a.Send(advert, MulticastGroup); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Send after Close: %v, want ErrClosed", err)
+	}
+	if err := b.Send(advert, MulticastGroup); err != nil {
+		t.Fatalf("the other endpoint cannot send any more: %v", err)
+	}
+	b.Close()
+	b.Close() // twice is harmless
+	if _, err := dm.Join(2); !errors.Is(err, ErrDemuxClosed) {
+		t.Fatalf("Join after the last endpoint left: %v, want ErrDemuxClosed", err)
+	}
+	if err := dm.Conn().Send(advert, MulticastGroup); !errors.Is(err, ErrClosed) {
+		t.Fatalf("the socket is still open after the last endpoint left: %v", err)
+	}
+}

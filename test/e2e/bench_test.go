@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,48 +34,85 @@ func trials() int {
 	return 3
 }
 
+// row is one line of the table: hasidecar's figure, keepalived's, and the
+// ratio of the two numbers (0: no keepalived figure).
 type row struct {
 	name                  string
-	hasidecar, keepalived time.Duration
+	hasidecar, keepalived string
+	ratio                 float64
+}
+
+func durationRow(name string, h, k time.Duration) row {
+	return row{name, h.Round(time.Millisecond).String(), k.Round(time.Millisecond).String(), float64(h) / float64(k)}
 }
 
 func TestBench(t *testing.T) {
 	netlab.RequireRoot(t)
 	netlab.RequireKeepalived(t)
 	var rows []row
-	for _, every := range []time.Duration{time.Second, 100 * time.Millisecond} {
-		r := row{name: fmt.Sprintf("outage on master drop, VRRPv3, %v adverts", every)}
-		r.hasidecar = median(t, "hasidecar-drop-"+every.String(), func(t *testing.T) time.Duration { return masterDropOutage(t, false, every) })
-		r.keepalived = median(t, "keepalived-drop-"+every.String(), func(t *testing.T) time.Duration { return masterDropOutage(t, true, every) })
-		rows = append(rows, r)
+	for _, every := range []time.Duration{time.Second, 100 * time.Millisecond, 30 * time.Millisecond, 10 * time.Millisecond} {
+		h := median(t, "hasidecar-drop-"+every.String(), func(t *testing.T) time.Duration { return masterDropOutage(t, false, every) })
+		k := median(t, "keepalived-drop-"+every.String(), func(t *testing.T) time.Duration { return masterDropOutage(t, true, every) })
+		rows = append(rows, durationRow(fmt.Sprintf("outage on master drop, %v adverts", every), h, k))
 	}
-	r := row{name: "outage on graceful stop (SIGTERM), 1s adverts"}
-	r.hasidecar = median(t, "hasidecar-sigterm", func(t *testing.T) time.Duration { return gracefulStopOutage(t, false) })
-	r.keepalived = median(t, "keepalived-sigterm", func(t *testing.T) time.Duration { return gracefulStopOutage(t, true) })
-	rows = append(rows, r)
-	r = row{name: "HTTP outage when nginx dies on the master"}
-	r.hasidecar = median(t, "hasidecar-nginx", func(t *testing.T) time.Duration { return nginxDeathOutage(t, false) })
-	r.keepalived = median(t, "keepalived-nginx", func(t *testing.T) time.Duration { return nginxDeathOutage(t, true) })
-	rows = append(rows, r)
+	h := median(t, "hasidecar-sigterm", func(t *testing.T) time.Duration { return gracefulStopOutage(t, false) })
+	k := median(t, "keepalived-sigterm", func(t *testing.T) time.Duration { return gracefulStopOutage(t, true) })
+	rows = append(rows, durationRow("outage on graceful stop (SIGTERM), 1s adverts", h, k))
+	h = median(t, "hasidecar-nginx", func(t *testing.T) time.Duration { return nginxDeathOutage(t, false) })
+	k = median(t, "keepalived-nginx", func(t *testing.T) time.Duration { return nginxDeathOutage(t, true) })
+	rows = append(rows, durationRow("HTTP outage when nginx dies on the master", h, k))
 
-	p50, p99 := checkRPCOverhead(t)
+	var hs, ks, hc scaleResult
+	t.Run("scale-hasidecar", func(t *testing.T) { hs = measureScale(t, false, 0) })
+	t.Run("scale-keepalived", func(t *testing.T) { ks = measureScale(t, true, 0) })
+	t.Run("scale-hasidecar-checks", func(t *testing.T) { hc = measureScale(t, false, scaleChecks) })
+	pct := func(v float64) string { return fmt.Sprintf("%.1f %%", v) }
+	rows = append(rows,
+		row{"CPU, 200 instances at 100 ms, master", pct(hs.masterCPU), pct(ks.masterCPU), hs.masterCPU / ks.masterCPU},
+		row{"CPU, 200 instances at 100 ms, backup", pct(hs.backupCPU), pct(ks.backupCPU), hs.backupCPU / ks.backupCPU},
+		row{"CPU, 200 instances + 500 tcp checks/s, master", pct(hc.masterCPU), "-", 0},
+		row{"CPU, 200 instances + 500 tcp checks/s, backup", pct(hc.backupCPU), "-", 0},
+		durationRow("advert jitter p99, 200 instances, core busy", hs.jitterP99, ks.jitterP99),
+	)
+
 	hRSS, kRSS := residentMemory(t)
+	rows = append(rows, row{"resident memory, daemon + its processes", fmt.Sprintf("%.1f MiB", hRSS), fmt.Sprintf("%.1f MiB", kRSS), hRSS / kRSS})
+	p50, p99 := checkRPCOverhead(t)
+	rows = append(rows, row{"check RPC overhead (tcp plugin), p50 / p99",
+		fmt.Sprintf("%v / %v", p50.Round(time.Microsecond), p99.Round(time.Microsecond)), "-", 0})
 
-	fmt.Printf("\nhasidecar beside keepalived (%s), client pings the VIP every 10 ms; longest gap between replies, median of %d\n\n",
-		keepalivedVersion(), trials())
-	fmt.Printf("%-48s %12s %12s %8s\n", "measurement", "hasidecar", "keepalived", "ratio")
+	fmt.Printf("\nhasidecar beside keepalived (%s) on %s; outages are the longest gap between a client's\n"+
+		"ping replies (every 10 ms, 2 ms at 30 and 10 ms adverts), median of %d\n\n", keepalivedVersion(), machine(), trials())
+	fmt.Printf("%-50s %14s %14s %7s\n", "measurement", "hasidecar", "keepalived", "ratio")
 	for _, r := range rows {
-		fmt.Printf("%-48s %12v %12v %8.2f\n", r.name, r.hasidecar.Round(time.Millisecond), r.keepalived.Round(time.Millisecond),
-			float64(r.hasidecar)/float64(r.keepalived))
+		ratio := "-"
+		if r.ratio > 0 {
+			ratio = fmt.Sprintf("%.2f", r.ratio)
+		}
+		fmt.Printf("%-50s %14s %14s %7s\n", r.name, r.hasidecar, r.keepalived, ratio)
 	}
-	fmt.Printf("%-48s %12s %12s %8s\n", "check RPC overhead (tcp plugin), p50 / p99",
-		fmt.Sprintf("%v / %v", p50.Round(time.Microsecond), p99.Round(time.Microsecond)), "-", "-")
-	fmt.Printf("%-48s %12s %12s %8.2f\n", "resident memory, daemon + its processes",
-		fmt.Sprintf("%.1f MiB", hRSS), fmt.Sprintf("%.1f MiB", kRSS), hRSS/kRSS)
-	fmt.Println("\nhasidecar's memory is the daemon and its four plugins (one check each); keepalived's is its")
-	fmt.Println("parent and VRRP child with one vrrp_script. The RPC overhead is the host's round trip")
-	fmt.Println("through gRPC minus the probe's own latency as the plugin measured it.")
+	fmt.Println("\nCPU is percent of one core for the daemon and its children over 30 s, with the other core")
+	fmt.Println("busy; the checks (hasidecar only: keepalived has no TCP check for VRRP without forking a")
+	fmt.Println("script) hit a local listener. Jitter is how far each gap between a VRID's adverts, seen by")
+	fmt.Println("the client, is from 100 ms. hasidecar's memory is the daemon and its four plugins (one")
+	fmt.Println("check each); keepalived's is its parent and VRRP child with one vrrp_script. The RPC")
+	fmt.Println("overhead is the host's round trip through gRPC minus the probe's own latency.")
 	fmt.Println()
+}
+
+// machine describes where the bench ran: CPU model, cores and kernel.
+func machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	return fmt.Sprintf("%s, %d vCPU, Linux %s", model, runtime.NumCPU(), strings.TrimSpace(string(kernel)))
 }
 
 func keepalivedVersion() string {
@@ -123,8 +161,8 @@ func startPair(t *testing.T, lab *netlab.Lab, useKeepalived bool, every time.Dur
 // outage pings the VIP from the client, waits until replies flow, injects
 // the fault, waits until node 2 holds the VIP and replies flow again, and
 // returns the longest gap between replies.
-func outage(t *testing.T, lab *netlab.Lab, fault func()) time.Duration {
-	p := lab.Client.StartPinger(t, vip.Addr(), 10*time.Millisecond)
+func outage(t *testing.T, lab *netlab.Lab, fault func(), pingEvery time.Duration) time.Duration {
+	p := lab.Client.StartPinger(t, vip.Addr(), pingEvery)
 	time.Sleep(time.Second)
 	if s := p.Stats(); s.Received == 0 {
 		t.Fatalf("client gets no reply from the VIP before the fault: %+v", s)
@@ -146,13 +184,19 @@ func outage(t *testing.T, lab *netlab.Lab, fault func()) time.Duration {
 func masterDropOutage(t *testing.T, useKeepalived bool, every time.Duration) time.Duration {
 	lab := netlab.New(t, 2)
 	startPair(t, lab, useKeepalived, every)
-	return outage(t, lab, func() { lab.PortDown(t, lab.Nodes[0]) })
+	// Pings 5 times an interval apart at the fastest adverts, so that the
+	// gap measures the failover rather than the pinger.
+	pingEvery := 10 * time.Millisecond
+	if every < 100*time.Millisecond {
+		pingEvery = 2 * time.Millisecond
+	}
+	return outage(t, lab, func() { lab.PortDown(t, lab.Nodes[0]) }, pingEvery)
 }
 
 func gracefulStopOutage(t *testing.T, useKeepalived bool) time.Duration {
 	lab := netlab.New(t, 2)
 	stop := startPair(t, lab, useKeepalived, time.Second)
-	return outage(t, lab, stop)
+	return outage(t, lab, stop, 10*time.Millisecond)
 }
 
 const sigterm = syscall.SIGTERM

@@ -1,0 +1,277 @@
+//go:build bench
+
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hasidecar/hasidecar/host/vrrpconn"
+	"github.com/hasidecar/hasidecar/internal/netlab"
+)
+
+// The scale scenario: 200 instances on one interface at 100 ms adverts, and
+// for hasidecar optionally 500 tcp checks at 1 s tracked by them.
+const (
+	scaleInstances = 200
+	scaleChecks    = 500
+	scaleAdvert    = 100 * time.Millisecond
+	scaleWindow    = 30 * time.Second
+)
+
+// scaleVIPs are 200 addresses of the lab's segment that no node uses.
+func scaleVIPs() []netip.Prefix {
+	var out []netip.Prefix
+	for host := 3; len(out) < scaleInstances; host++ {
+		if host == 200 { // the client
+			continue
+		}
+		out = append(out, netip.PrefixFrom(netlab.Address(host), netlab.SegmentBits()))
+	}
+	return out
+}
+
+// scaleResult is what one scale run measured.
+type scaleResult struct {
+	masterCPU, backupCPU float64       // percent of one core, daemon and its children
+	jitterP99            time.Duration // |gap between a VRID's adverts - 100 ms|, at the client
+	adverts              int           // adverts the client saw in the window
+}
+
+// hasidecarScaleConfig renders a node's configuration with every instance
+// and, when checks > 0, that many tcp checks against addr, spread over the
+// instances with a weight.
+func hasidecarScaleConfig(n *netlab.Node, socket string, priority, checks int, addr string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "node_name = %q\nlog_level = \"info\"\nlog_format = \"console\"\ncontrol { socket = %q }\n", n.Name, socket)
+	for c := 0; c < checks; c++ {
+		fmt.Fprintf(&b, "check \"c%d\" {\n  plugin = \"tcp\"\n  interval = \"1s\"\n  timeout = \"500ms\"\n  config { address = %q }\n}\n", c, addr)
+	}
+	for i, v := range scaleVIPs() {
+		fmt.Fprintf(&b, "vrrp_instance \"VI_%d\" {\n  interface = %q\n  virtual_router_id = %d\n  priority = %d\n", i+1, n.Iface, i+1, priority)
+		fmt.Fprintf(&b, "  version = 3\n  advert_interval = %q\n  preempt = true\n  virtual_ips = [%q]\n", scaleAdvert.String(), v.String())
+		for c := i; c < checks; c += scaleInstances {
+			fmt.Fprintf(&b, "  track_check \"c%d\" { weight = -10 }\n", c)
+		}
+		b.WriteString("}\n")
+	}
+	return b.String()
+}
+
+// keepalivedScaleConfig is the same 200 instances for keepalived.
+func keepalivedScaleConfig(n *netlab.Node, priority int) netlab.KeepalivedConfig {
+	vips := scaleVIPs()
+	kc := netlab.KeepalivedConfig{Iface: n.Iface, State: "BACKUP", VRID: 1, Priority: priority, Version: 3,
+		AdvertInterval: scaleAdvert, Preempt: true, VIPs: vips[:1]}
+	for i := 1; i < scaleInstances; i++ {
+		kc.TopLevel = append(kc.TopLevel, fmt.Sprintf(`vrrp_instance VI_%d {
+    state BACKUP
+    interface %s
+    virtual_router_id %d
+    priority %d
+    version 3
+    advert_int 0.1
+    virtual_ipaddress {
+        %s dev %s
+    }
+}`, i+1, n.Iface, i+1, priority, vips[i], n.Iface))
+	}
+	return kc
+}
+
+// acceptAndClose listens on port 7 of node's loopback and closes every
+// connection it accepts: the tcp checks' target, costing the daemons nothing.
+func acceptAndClose(t *testing.T, node *netlab.Node) string {
+	var l net.Listener
+	if err := node.Do(func() error {
+		var err error
+		l, err = net.Listen("tcp", "127.0.0.1:7")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return "127.0.0.1:7"
+}
+
+// measureScale runs the scale scenario with hasidecar or keepalived on both
+// nodes, waits until node 1 holds all 200 VIPs, keeps the other core busy and
+// measures CPU and advert timing over scaleWindow.
+func measureScale(t *testing.T, useKeepalived bool, checks int) scaleResult {
+	lab := netlab.New(t, 2)
+	n1, n2 := lab.Nodes[0], lab.Nodes[1]
+	var pids [2]func() []int
+	for i, n := range lab.Nodes {
+		prio := []int{150, 100}[i]
+		if useKeepalived {
+			p := n.StartKeepalived(t, keepalivedScaleConfig(n, prio))
+			pids[i] = func() []int { return append([]int{p.Pid()}, p.Children()...) }
+			continue
+		}
+		addr := ""
+		if checks > 0 {
+			addr = acceptAndClose(t, n)
+		}
+		dir := t.TempDir()
+		d := &daemon{node: n, config: filepath.Join(dir, "hasidecar.hcl"), socket: filepath.Join(dir, "hasidecar.sock")}
+		if err := os.WriteFile(d.config, []byte(hasidecarScaleConfig(n, d.socket, prio, checks, addr)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		d.proc = n.Start(t, binary, "run", "--config", d.config)
+		pids[i] = func() []int { return append([]int{d.proc.Pid()}, d.proc.Children()...) }
+	}
+	vips := scaleVIPs()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		on1, on2 := countVIPs(t, n1, vips), countVIPs(t, n2, vips)
+		if on1 == len(vips) && on2 == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 60 s node 1 holds %d and node 2 %d of the %d VIPs", on1, on2, len(vips))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(5 * time.Second) // checks started, first rounds done
+	busyCores(t, lab.Client)
+
+	adverts := listenAdverts(t, lab.Client, n1.Addr)
+	c1, c2 := ticksOf(pids[0]()), ticksOf(pids[1]())
+	start := time.Now()
+	time.Sleep(scaleWindow)
+	e1, e2 := ticksOf(pids[0]()), ticksOf(pids[1]())
+	elapsed := time.Since(start)
+	seen := adverts()
+	if on1, on2 := countVIPs(t, n1, vips), countVIPs(t, n2, vips); on1 != len(vips) || on2 != 0 {
+		t.Errorf("after the window node 1 holds %d and node 2 %d of the %d VIPs", on1, on2, len(vips))
+	}
+	return scaleResult{
+		masterCPU: cpuPercent(c1, e1, elapsed),
+		backupCPU: cpuPercent(c2, e2, elapsed),
+		jitterP99: jitterP99(seen, scaleAdvert),
+		adverts:   countAll(seen),
+	}
+}
+
+func countVIPs(t *testing.T, n *netlab.Node, vips []netip.Prefix) int {
+	have, err := n.Addresses()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := 0
+	for _, p := range have {
+		if slices.Contains(vips, p) {
+			c++
+		}
+	}
+	return c
+}
+
+// ticksOf sums cpuTicks over pids.
+func ticksOf(pids []int) int64 {
+	var total int64
+	for _, pid := range pids {
+		total += cpuTicks(pid)
+	}
+	return total
+}
+
+// listenAdverts records, from the client's namespace, when each VRID's
+// adverts from src arrive, until the returned function is called.
+func listenAdverts(t *testing.T, client *netlab.Node, src netip.Addr) func() map[uint8][]time.Time {
+	var conn *vrrpconn.Conn
+	if err := client.Do(func() error {
+		var err error
+		conn, err = vrrpconn.Open(context.Background(), vrrpconn.Options{Interface: client.Iface, Multicast: true})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	seen := map[uint8][]time.Time{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			pkt, err := conn.Receive()
+			if errors.Is(err, vrrpconn.ErrClosed) || err != nil {
+				return
+			}
+			if pkt.Src != src || len(pkt.Payload) < 2 {
+				continue
+			}
+			mu.Lock()
+			seen[pkt.Payload[1]] = append(seen[pkt.Payload[1]], pkt.Received)
+			mu.Unlock()
+		}
+	}()
+	return func() map[uint8][]time.Time {
+		conn.Close()
+		<-done
+		return seen
+	}
+}
+
+// jitterP99 is the 99th percentile of how far each gap between two adverts
+// of one VRID is from the advert interval.
+func jitterP99(seen map[uint8][]time.Time, every time.Duration) time.Duration {
+	var dev []time.Duration
+	for _, ts := range seen {
+		for i := 1; i < len(ts); i++ {
+			d := ts[i].Sub(ts[i-1]) - every
+			if d < 0 {
+				d = -d
+			}
+			dev = append(dev, d)
+		}
+	}
+	if len(dev) == 0 {
+		return 0
+	}
+	slices.Sort(dev)
+	return dev[len(dev)*99/100]
+}
+
+func countAll(seen map[uint8][]time.Time) int {
+	n := 0
+	for _, ts := range seen {
+		n += len(ts)
+	}
+	return n
+}
+
+// TestBenchScale runs only the scale rows (make bench runs them in TestBench).
+func TestBenchScale(t *testing.T) {
+	netlab.RequireRoot(t)
+	netlab.RequireKeepalived(t)
+	for _, c := range []struct {
+		name   string
+		keep   bool
+		checks int
+	}{{"hasidecar", false, 0}, {"keepalived", true, 0}, {"hasidecar+checks", false, scaleChecks}} {
+		t.Run(c.name, func(t *testing.T) {
+			r := measureScale(t, c.keep, c.checks)
+			fmt.Printf("%s: master %.1f%% backup %.1f%% of a core, jitter p99 %v over %d adverts\n",
+				c.name, r.masterCPU, r.backupCPU, r.jitterP99, r.adverts)
+		})
+	}
+}

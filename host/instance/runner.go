@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -75,11 +76,15 @@ type Runner struct {
 	garp  Announcer
 
 	fsm    *vrrp.Instance
-	expect packet.Expectation
+	expect atomic.Pointer[packet.Expectation] // written by the loop, read by the receiver
 	vips   []netip.Addr
 	events chan vrrp.Event
 	pings  chan chan struct{}
 	calls  chan func()
+
+	// seen is what the last snapshot showed; most events (an advert
+	// received or sent) change none of it, and skip the snapshot.
+	seen snapshotKey
 
 	mu         sync.Mutex
 	status     control.InstanceStatus
@@ -106,12 +111,13 @@ func New(spec Spec, conn Conn, addrs Addresses, garp Announcer, log *zap.Logger)
 		garp:    garp,
 		fsm:     fsm,
 		vips:    vips,
-		expect:  expectation(spec, vips),
 		events:  make(chan vrrp.Event, 16),
 		pings:   make(chan chan struct{}),
 		calls:   make(chan func()),
 		dropped: map[string]uint64{},
 	}
+	e := expectation(spec, vips)
+	r.expect.Store(&e)
 	r.snapshot(nil)
 	return r, nil
 }
@@ -186,7 +192,9 @@ func (r *Runner) reconfigure(spec Spec) error {
 	for i, p := range spec.VirtualIPs {
 		vips[i] = p.Addr()
 	}
-	r.spec, r.vips, r.expect = spec, vips, expectation(spec, vips)
+	e := expectation(spec, vips)
+	r.spec, r.vips = spec, vips
+	r.expect.Store(&e)
 	if r.fsm.State() == vrrp.Master {
 		var fresh []netip.Addr
 		for _, p := range added {
@@ -396,7 +404,9 @@ func (r *Runner) apply(now time.Time, ev vrrp.Event) (announced bool) {
 			announced = true
 		}
 	}
-	r.snapshot(moved)
+	if moved != nil || r.snapshotKey() != r.seen {
+		r.snapshot(moved)
+	}
 	if moved != nil && r.onChange != nil {
 		r.onChange(*moved, r.fsm.EffectivePriority())
 	}
@@ -413,7 +423,7 @@ func (r *Runner) send(a vrrp.SendAdvertisement) {
 		Interval:  a.Interval,
 		Addresses: r.vips,
 	}
-	if r.expect.AuthType == packet.AuthPass {
+	if r.expect.Load().AuthType == packet.AuthPass {
 		ad.AuthType = packet.AuthPass
 		copy(ad.AuthData[:], r.spec.AuthPass)
 	}
@@ -466,9 +476,10 @@ func (r *Runner) receive(out chan<- vrrp.AdvertReceived, stop <-chan struct{}) e
 			r.drop(packet.ReasonOf(err), pkt, err)
 			continue
 		}
-		reason := packet.CheckDestination(pkt.Dst, r.expect)
+		expect := r.expect.Load()
+		reason := packet.CheckDestination(pkt.Dst, *expect)
 		if reason == packet.ReasonNone {
-			reason = packet.Check(ad, pkt.TTL, r.expect)
+			reason = packet.Check(ad, pkt.TTL, *expect)
 		}
 		if reason != packet.ReasonNone {
 			r.drop(reason, pkt, nil)
@@ -535,7 +546,24 @@ func (r *Runner) removeStale() {
 	}
 }
 
+// snapshotKey is what a status snapshot depends on, apart from the spec
+// (changed only by reconfigure, which always snapshots).
+type snapshotKey struct {
+	state       vrrp.State
+	effective   uint8
+	master      netip.Addr
+	transitions int
+	faults      int
+	interval    time.Duration
+}
+
+func (r *Runner) snapshotKey() snapshotKey {
+	return snapshotKey{r.fsm.State(), r.fsm.EffectivePriority(), r.fsm.MasterAddress(), r.fsm.Transitions(),
+		r.fsm.NumFaults(), r.fsm.AdvertInterval()}
+}
+
 func (r *Runner) snapshot(moved *vrrp.Transition) {
+	r.seen = r.snapshotKey()
 	vips := make([]string, len(r.spec.VirtualIPs))
 	for i, p := range r.spec.VirtualIPs {
 		vips[i] = p.String()

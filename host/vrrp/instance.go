@@ -165,6 +165,9 @@ func (in *Instance) Faults() []string {
 	return out
 }
 
+// NumFaults is len(Faults()) without building the list.
+func (in *Instance) NumFaults() int { return len(in.faults) }
+
 // SkewTime is Skew_Time for our effective priority: RFC 3768 uses
 // (256-Priority)/256 seconds, RFC 5798 scales it by Master_Adver_Interval.
 func (in *Instance) SkewTime() time.Duration {

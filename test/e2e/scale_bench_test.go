@@ -3,8 +3,6 @@
 package e2e
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -15,6 +13,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/hasidecar/hasidecar/host/vrrpconn"
 	"github.com/hasidecar/hasidecar/internal/netlab"
@@ -195,38 +196,78 @@ func ticksOf(pids []int) int64 {
 	return total
 }
 
-// listenAdverts records, from the client's namespace, when each VRID's
-// adverts from src arrive, until the returned function is called.
+// listenAdverts records, in the client's namespace, when each VRID's adverts
+// from src arrive. The time is the kernel's receive timestamp
+// (SO_TIMESTAMPNS), so that the figure is the sender's jitter and not this
+// process's scheduling on a busy machine. Call the returned function to stop.
 func listenAdverts(t *testing.T, client *netlab.Node, src netip.Addr) func() map[uint8][]time.Time {
-	var conn *vrrpconn.Conn
+	var fd int
 	if err := client.Do(func() error {
 		var err error
-		conn, err = vrrpconn.Open(context.Background(), vrrpconn.Options{Interface: client.Iface, Multicast: true})
-		return err
+		if fd, err = unix.Socket(unix.AF_INET, unix.SOCK_RAW, vrrpconn.Protocol); err != nil {
+			return err
+		}
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
+			return err
+		}
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4<<20); err != nil {
+			return err
+		}
+		ifi, err := net.InterfaceByName(client.Iface)
+		if err != nil {
+			return err
+		}
+		mreq := &unix.IPMreqn{Multiaddr: vrrpconn.MulticastGroup.As4(), Ifindex: int32(ifi.Index)}
+		if err := unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_ADD_MEMBERSHIP, mreq); err != nil {
+			return err
+		}
+		// A blocking read that wakes every 100 ms, to notice the stop.
+		return unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: 100000})
 	}); err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
 	seen := map[uint8][]time.Time{}
+	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		defer unix.Close(fd)
+		buf, oob := make([]byte, 2048), make([]byte, 256)
+		want := src.As4()
 		for {
-			pkt, err := conn.Receive()
-			if errors.Is(err, vrrpconn.ErrClosed) || err != nil {
+			select {
+			case <-stop:
 				return
+			default:
 			}
-			if pkt.Src != src || len(pkt.Payload) < 2 {
+			n, oobn, _, _, err := unix.Recvmsg(fd, buf, oob, 0)
+			if err != nil {
+				continue // the 100 ms timeout, or an interrupted call
+			}
+			ihl := int(buf[0]&0x0f) * 4
+			if n < ihl+2 || [4]byte(buf[12:16]) != want {
 				continue
 			}
-			mu.Lock()
-			seen[pkt.Payload[1]] = append(seen[pkt.Payload[1]], pkt.Received)
-			mu.Unlock()
+			msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+			if err != nil {
+				continue
+			}
+			for _, m := range msgs {
+				if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SO_TIMESTAMPNS && len(m.Data) >= 16 {
+					ts := (*unix.Timespec)(unsafe.Pointer(&m.Data[0]))
+					mu.Lock()
+					seen[buf[ihl+1]] = append(seen[buf[ihl+1]], time.Unix(ts.Unix()))
+					mu.Unlock()
+				}
+			}
 		}
 	}()
 	return func() map[uint8][]time.Time {
-		conn.Close()
+		close(stop)
 		<-done
+		mu.Lock()
+		defer mu.Unlock()
 		return seen
 	}
 }

@@ -137,7 +137,8 @@ type proc struct {
 	configs   map[string][]byte // check id -> config, re-sent after a restart
 	restarts  int
 	attempt   int // consecutive failed starts, for the backoff
-	hung      int // consecutive deadline errors
+	hung      int  // consecutive deadline errors
+	probing   bool // a liveness call is deciding whether it is hung
 	restartOn bool
 	retired   bool // Stop took it out of the manager: restarts give up
 	upSince   time.Time
@@ -511,13 +512,42 @@ func (m *Manager) Check(ctx context.Context, name, checkID string) (sdk.Result, 
 	}
 	if err != nil && ctx.Err() == context.DeadlineExceeded {
 		p.hung++
-		if p.hung >= m.opts.HungAfter {
-			p.scheduleRestartLocked(fmt.Sprintf("%d checks in a row got no answer before their deadline", p.hung), true)
+		if p.hung >= m.opts.HungAfter && !p.probing {
+			p.probing = true
+			m.goBackground(func() { p.confirmHung(c, gen) })
 		}
 	} else {
 		p.hung = 0
 	}
 	return res, latency, err
+}
+
+// hungProbe is how long a plugin whose checks keep running into their
+// deadline has to answer a cheap call before it is taken for hung.
+const hungProbe = 500 * time.Millisecond
+
+// confirmHung tells a hung plugin from one whose checks are merely slow (a
+// script that hangs, killed by the plugin at the very deadline the host gives
+// up at): only a plugin that does not answer a schema request either is
+// killed and restarted. Killing a live one would leave the process group of
+// the script it was about to kill behind.
+func (p *proc) confirmHung(c *sdk.Client, gen int) {
+	ctx, cancel := context.WithTimeout(context.Background(), hungProbe)
+	_, err := c.Schema(ctx)
+	cancel()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.probing = false
+	if p.gen != gen {
+		return
+	}
+	if err == nil {
+		p.hung = 0
+		p.m.opts.Log.Debug("plugin answers, its checks are only slow", zap.String("plugin", p.name))
+		return
+	}
+	p.scheduleRestartLocked(fmt.Sprintf("%d checks in a row got no answer before their deadline, nor a schema request within %v",
+		p.hung, hungProbe), true)
 }
 
 // lookup returns plugin name's proc, locked, or nil; the caller unlocks it.

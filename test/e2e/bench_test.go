@@ -95,12 +95,13 @@ func TestBench(t *testing.T) {
 		}
 		fmt.Printf("%-50s %14s %14s %7s\n", r.name, r.hasidecar, r.keepalived, ratio)
 	}
-	fmt.Println("\nCPU is percent of one core for the daemon and its children over 30 s, with the other core")
-	fmt.Println("busy; the checks (hasidecar only: keepalived has no TCP check for VRRP without forking a")
-	fmt.Println("script) hit a local listener. Jitter is how far each gap between a VRID's adverts is from")
-	fmt.Println("100 ms, by the kernel's receive timestamps at the client. hasidecar's memory is the daemon and its four plugins (one")
-	fmt.Println("check each); keepalived's is its parent and VRRP child with one vrrp_script. The RPC")
-	fmt.Println("overhead is the host's round trip through gRPC minus the probe's own latency.")
+	fmt.Println("\nCPU is percent of one core for the daemon and its children over 30 s, with the other")
+	fmt.Println("core busy; the checks (hasidecar only: keepalived has no TCP check for VRRP without")
+	fmt.Println("forking a script) hit a local listener. Jitter is how far each gap between a VRID's")
+	fmt.Println("adverts is from 100 ms, by the kernel's receive timestamps at the client. hasidecar's")
+	fmt.Println("memory is the daemon and its four plugins (one check each); keepalived's is its parent")
+	fmt.Println("and VRRP child with one vrrp_script. The RPC overhead is the host's round trip through")
+	fmt.Println("gRPC minus the probe's own latency.")
 	fmt.Println()
 }
 

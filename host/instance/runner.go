@@ -289,7 +289,7 @@ func (r *Runner) Status() control.InstanceStatus {
 	// A shared socket drops for an instance whose loop fell behind.
 	if q, ok := r.conn.(interface{ Overflows() uint64 }); ok {
 		if n := q.Overflows(); n > 0 {
-			st.Dropped["receive queue full"] = n
+			st.Dropped["receive queue full"] += n
 		}
 	}
 	return st
@@ -300,11 +300,24 @@ func (r *Runner) Status() control.InstanceStatus {
 func (r *Runner) Run(ctx context.Context) error {
 	r.removeStale()
 
-	adverts := make(chan vrrp.AdvertReceived, 64)
+	adverts := make(chan vrrp.AdvertReceived, 256)
 	recvDone := make(chan error, 1)
 	// The receiver gives up a pending delivery when the loop has gone.
 	recvCtx, stopRecv := context.WithCancel(ctx)
 	defer stopRecv()
+	if h, ok := r.conn.(interface{ Handle(func(vrrpconn.Packet)) }); ok {
+		// A shared socket's reader validates our packets itself and passes
+		// them on without waiting: a full queue drops, as a socket would.
+		h.Handle(func(pkt vrrpconn.Packet) {
+			if ad, ok := r.validate(pkt); ok {
+				select {
+				case adverts <- ad:
+				default:
+					r.countDrop("receive queue full")
+				}
+			}
+		})
+	}
 	go func() { recvDone <- r.receive(adverts, recvCtx.Done()) }()
 
 	timer := time.NewTimer(time.Hour)
@@ -468,32 +481,48 @@ func (r *Runner) receive(out chan<- vrrp.AdvertReceived, stop <-chan struct{}) e
 			}
 			return err
 		}
-		if pkt.Src == r.conn.Source() {
-			continue // our own, looped back
-		}
-		ad, err := packet.Unmarshal(pkt.Payload, pkt.Src, pkt.Dst)
-		if err != nil {
-			r.drop(packet.ReasonOf(err), pkt, err)
+		ad, ok := r.validate(pkt)
+		if !ok {
 			continue
 		}
-		expect := r.expect.Load()
-		reason := packet.CheckDestination(pkt.Dst, *expect)
-		if reason == packet.ReasonNone {
-			reason = packet.Check(ad, pkt.TTL, *expect)
-		}
-		if reason != packet.ReasonNone {
-			r.drop(reason, pkt, nil)
-			continue
-		}
-		r.mu.Lock()
-		r.recv++
-		r.mu.Unlock()
 		select {
-		case out <- vrrp.AdvertReceived{From: pkt.Src, Priority: ad.Priority, Interval: ad.Interval}:
+		case out <- ad:
 		case <-stop:
 			return nil
 		}
 	}
+}
+
+// validate decodes and checks one packet; what the instance must not act on
+// is counted by reason and dropped.
+func (r *Runner) validate(pkt vrrpconn.Packet) (vrrp.AdvertReceived, bool) {
+	if pkt.Src == r.conn.Source() {
+		return vrrp.AdvertReceived{}, false // our own, looped back
+	}
+	ad, err := packet.Unmarshal(pkt.Payload, pkt.Src, pkt.Dst)
+	if err != nil {
+		r.drop(packet.ReasonOf(err), pkt, err)
+		return vrrp.AdvertReceived{}, false
+	}
+	expect := r.expect.Load()
+	reason := packet.CheckDestination(pkt.Dst, *expect)
+	if reason == packet.ReasonNone {
+		reason = packet.Check(ad, pkt.TTL, *expect)
+	}
+	if reason != packet.ReasonNone {
+		r.drop(reason, pkt, nil)
+		return vrrp.AdvertReceived{}, false
+	}
+	r.mu.Lock()
+	r.recv++
+	r.mu.Unlock()
+	return vrrp.AdvertReceived{From: pkt.Src, Priority: ad.Priority, Interval: ad.Interval}, true
+}
+
+func (r *Runner) countDrop(reason string) {
+	r.mu.Lock()
+	r.dropped[reason]++
+	r.mu.Unlock()
 }
 
 func (r *Runner) drop(reason packet.Reason, pkt vrrpconn.Packet, err error) {

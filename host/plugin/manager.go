@@ -136,7 +136,7 @@ type proc struct {
 	gen       int               // bumped at every start, so stale failures are ignored
 	configs   map[string][]byte // check id -> config, re-sent after a restart
 	restarts  int
-	attempt   int // consecutive failed starts, for the backoff
+	attempt   int  // consecutive failed starts, for the backoff
 	hung      int  // consecutive deadline errors
 	probing   bool // a liveness call is deciding whether it is hung
 	restartOn bool

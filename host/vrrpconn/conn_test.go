@@ -455,3 +455,37 @@ func TestReceivesKeepalived(t *testing.T) {
 		})
 	}
 }
+
+func TestParseDatagram(t *testing.T) {
+	// A 20-byte header (TTL 255, protocol 112) and the lab advert.
+	hdr := []byte{0x45, 0xc0, 0x00, 0x20, 0, 0, 0, 0, 0xff, 0x70, 0, 0, 198, 51, 100, 1, 224, 0, 0, 18}
+	good := append(append([]byte(nil), hdr...), advert...)
+	withOptions := append([]byte{0x46}, good[1:20]...)
+	withOptions = append(append(withOptions, 1, 1, 1, 1), advert...)
+	tests := []struct {
+		name    string
+		b       []byte
+		payload int // length of the payload, or -1 for an error
+	}{
+		{"valid", good, len(advert)},
+		{"with IP options", withOptions, len(advert)},
+		{"empty", nil, -1},
+		{"shorter than a header", good[:19], -1},
+		{"header length below 20", append([]byte{0x44}, good[1:]...), -1},
+		{"header length beyond the datagram", append([]byte{0x4f}, good[1:30]...), -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, p, _, err := parseDatagram(tt.b, nil)
+			if tt.payload < 0 {
+				if err == nil {
+					t.Fatalf("accepted: %+v", h)
+				}
+				return
+			}
+			if err != nil || len(p) != tt.payload || h.TTL != 255 || h.Protocol != Protocol {
+				t.Fatalf("got %+v, %d-byte payload, %v", h, len(p), err)
+			}
+		})
+	}
+}

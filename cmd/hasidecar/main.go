@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -48,6 +49,14 @@ The default configuration file is ` + defaultConfig + `.
 )
 
 func main() {
+	// One P: the daemon is all timers and sockets, and a second P costs a
+	// futex wake-up of another thread for most goroutine hand-offs
+	// (measured at 200 instances: master 14 % of a core with two, 9 % with
+	// one; the futex calls fell from 1,500 to 75 a second). GOMAXPROCS in
+	// the environment still decides, for the daemon and its plugins.
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

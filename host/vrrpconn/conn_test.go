@@ -402,15 +402,13 @@ func FuzzAccept(f *testing.F) {
 	f.Add([]byte{0x46, 0, 0, 0}, 0)
 	f.Fuzz(func(t *testing.T, datagram []byte, ifIndex int) {
 		c := &Conn{iface: &net.Interface{Index: 2, Name: "eth0"}, source: netip.MustParseAddr("198.51.100.1")}
-		if len(datagram) < ipv4.HeaderLen {
-			return
-		}
-		h, err := ipv4.ParseHeader(datagram)
+		// What Receive does with a datagram: split it, then accept it.
+		h, payload, _, err := parseDatagram(datagram, nil)
 		if err != nil {
 			return
 		}
-		p, ok := c.accept(h, datagram[h.Len:], &ipv4.ControlMessage{IfIndex: ifIndex})
-		if ok && len(p.Payload) > len(datagram)-h.Len {
+		p, ok := c.accept(h, payload, &ipv4.ControlMessage{IfIndex: ifIndex})
+		if ok && len(p.Payload) > len(payload) {
 			t.Fatalf("payload of %d bytes from a %d-byte datagram", len(p.Payload), len(datagram))
 		}
 	})

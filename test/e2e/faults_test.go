@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -218,23 +217,7 @@ func TestFrozenPluginIsRestartedWithoutBlocking(t *testing.T) {
 	n1, n2 := lab.Nodes[0], lab.Nodes[1]
 
 	// A healthy service for the tcp check: a listener inside n1's namespace.
-	var ln net.Listener
-	if err := n1.Do(func() (err error) {
-		ln, err = net.Listen("tcp", "127.0.0.1:0")
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	svc := listenAndClose(t, n1)
 
 	checks := fmt.Sprintf(`
 check "svc" {
@@ -245,7 +228,7 @@ check "svc" {
   fall     = 3
   config { address = %q }
 }
-`, ln.Addr().String())
+`, svc)
 	track := "  track_check \"svc\" { weight = -100 }\n"
 	d1 := startHasidecar(t, lab, n1, nodeConfig{Priority: 150, Preempt: true, Checks: checks, InstanceExtra: track})
 	waitSoleHolder(t, lab, n1, 10*time.Second)

@@ -6,6 +6,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -282,4 +283,29 @@ func keepalivedScriptPeer(t *testing.T, lab *netlab.Lab, n *netlab.Node, c nodeC
 		}
 	})
 	return p
+}
+
+// listenAndClose listens on a loopback port inside node's namespace and
+// closes every connection it accepts: a healthy service for tcp checks that
+// costs the daemons nothing. It returns the listener's address.
+func listenAndClose(t *testing.T, node *netlab.Node) string {
+	t.Helper()
+	var l net.Listener
+	if err := node.Do(func() (err error) {
+		l, err = net.Listen("tcp", "127.0.0.1:0")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return l.Addr().String()
 }

@@ -98,30 +98,6 @@ func keepalivedScaleConfig(n *netlab.Node, priority int) netlab.KeepalivedConfig
 	return kc
 }
 
-// acceptAndClose listens on port 7 of node's loopback and closes every
-// connection it accepts: the tcp checks' target, costing the daemons nothing.
-func acceptAndClose(t *testing.T, node *netlab.Node) string {
-	var l net.Listener
-	if err := node.Do(func() error {
-		var err error
-		l, err = net.Listen("tcp", "127.0.0.1:7")
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	return "127.0.0.1:7"
-}
-
 // measureScale runs the scale scenario with hasidecar or keepalived on both
 // nodes, waits until node 1 holds all 200 VIPs, keeps the other core busy and
 // measures CPU and advert timing over scaleWindow().
@@ -138,7 +114,7 @@ func measureScale(t *testing.T, useKeepalived bool, checks int) scaleResult {
 		}
 		addr := ""
 		if checks > 0 {
-			addr = acceptAndClose(t, n)
+			addr = listenAndClose(t, n)
 		}
 		dir := t.TempDir()
 		d := &daemon{node: n, config: filepath.Join(dir, "hasidecar.hcl"), socket: filepath.Join(dir, "hasidecar.sock")}

@@ -410,7 +410,7 @@ func (r *Runner) apply(now time.Time, ev vrrp.Event) (announced bool) {
 				}
 			}
 		case vrrp.Announce:
-			if a.Reason != "on becoming master" {
+			if a.Reason != vrrp.BecameMaster {
 				r.log.Info("announcing the virtual addresses again", zap.String("reason", a.Reason))
 			}
 			r.announce(a.Reason)

@@ -69,8 +69,11 @@ type RemoveAddresses struct{}
 // Announce sends gratuitous ARP for the virtual addresses so that hosts on
 // the segment move their caches to us.
 type Announce struct {
-	Reason string // why now: on becoming master, or after a split brain
+	Reason string // why now: BecameMaster, or after a split brain
 }
+
+// BecameMaster is the Reason of the announcement every new master makes.
+const BecameMaster = "on becoming master"
 
 // Transition reports a change of state and why it happened, in words an
 // operator can act on.
@@ -331,7 +334,7 @@ func (in *Instance) becomeMaster(now time.Time, why string) []Action {
 	in.advertAt = now.Add(in.cfg.AdvertInterval)
 	in.lowerSince = time.Time{}
 	t := in.setState(Master, why)
-	return []Action{t, AddAddresses{}, in.advertisement(), Announce{Reason: "on becoming master"}}
+	return []Action{t, AddAddresses{}, in.advertisement(), Announce{Reason: BecameMaster}}
 }
 
 func (in *Instance) becomeBackup(now time.Time, why string) []Action {

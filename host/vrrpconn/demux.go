@@ -27,7 +27,6 @@ type Demux struct {
 
 	mu        sync.Mutex
 	endpoints map[uint8][]*Endpoint
-	joined    int
 	closed    bool
 
 	done    chan struct{} // closed when the reader has stopped
@@ -57,7 +56,6 @@ func (d *Demux) Join(vrid uint8) (*Endpoint, error) {
 	}
 	e := &Endpoint{demux: d, vrid: vrid, queue: make(chan Packet, endpointQueue), left: make(chan struct{})}
 	d.endpoints[vrid] = append(d.endpoints[vrid], e)
-	d.joined++
 	return e, nil
 }
 
@@ -69,8 +67,8 @@ func (d *Demux) leave(e *Endpoint) {
 	list := d.endpoints[e.vrid]
 	for i, x := range list {
 		if x == e {
+			// Into a new array: the reader may be walking the old one.
 			list = append(list[:i:i], list[i+1:]...)
-			d.joined--
 			break
 		}
 	}
@@ -79,7 +77,7 @@ func (d *Demux) leave(e *Endpoint) {
 	} else {
 		d.endpoints[e.vrid] = list
 	}
-	last := d.joined == 0 && !d.closed
+	last := len(d.endpoints) == 0 && !d.closed
 	if last {
 		d.closed = true
 	}

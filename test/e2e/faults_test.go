@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,45 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hasidecar/hasidecar/host/control"
 	"github.com/hasidecar/hasidecar/internal/netlab"
 )
-
-// vipHolders is holders without t.Fatal, for sampling loops that must keep
-// their own account of errors.
-func vipHolders(lab *netlab.Lab) ([]*netlab.Node, error) {
-	var out []*netlab.Node
-	for _, n := range lab.Nodes {
-		ps, err := n.Addresses()
-		if err != nil {
-			return nil, err
-		}
-		for _, p := range ps {
-			if p.Addr() == vip.Addr() {
-				out = append(out, n)
-				break
-			}
-		}
-	}
-	return out, nil
-}
-
-// timedStatus asks d for its status and says how long the answer took; a
-// daemon that does not answer within timeout is an error, not a hang.
-func timedStatus(d *daemon, timeout time.Duration) (control.Status, time.Duration, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	start := time.Now()
-	resp, err := control.Call(ctx, d.socket, control.Request{Command: "status"})
-	took := time.Since(start)
-	if err != nil {
-		return control.Status{}, took, err
-	}
-	if !resp.OK || resp.Status == nil {
-		return control.Status{}, took, fmt.Errorf("status refused: %+v", resp)
-	}
-	return *resp.Status, took, nil
-}
 
 // pluginPids lists the children of d's hasidecar process that run
 // hasidecar-plugin-NAME. The status does not expose plugin pids, and only
@@ -70,31 +32,6 @@ func pluginPids(d *daemon, name string) []int {
 		}
 	}
 	return out
-}
-
-// procStat returns the state and start time (clock ticks since boot) of pid;
-// ok is false when the process no longer exists. The start time tells a
-// process from a later one that reuses its pid.
-func procStat(pid int) (state byte, start uint64, ok bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, 0, false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, 0, false
-	}
-	// After the command name: state is field 3 of stat, starttime field 22.
-	f := strings.Fields(s[i+1:])
-	if len(f) < 20 || len(f[0]) != 1 {
-		return 0, 0, false
-	}
-	start, err = strconv.ParseUint(f[19], 10, 64)
-	if err != nil {
-		return 0, 0, false
-	}
-	return f[0][0], start, true
 }
 
 // TestFlappingLinkOnTheMaster flaps the master's switch port every 300 ms for
@@ -244,7 +181,7 @@ check "svc" {
 		t.Fatalf("tcp plugin processes under hasidecar: %v, want one", pids)
 	}
 	frozen := pids[0]
-	_, frozenStart, _ := procStat(frozen)
+	_, frozenStart, _ := procState(frozen)
 	if err := syscall.Kill(frozen, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +248,7 @@ check "svc" {
 	// The frozen process is gone: SIGKILLed and reaped by the host.
 	gone := false
 	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
-		if _, start, ok := procStat(frozen); !ok || start != frozenStart {
+		if _, start, ok := procState(frozen); !ok || start != frozenStart {
 			gone = true
 			break
 		}
@@ -487,7 +424,7 @@ func (r scriptRun) pids() []int {
 func (r scriptRun) alive() []int {
 	var out []int
 	for _, p := range r.procs {
-		if st, start, ok := procStat(p.pid); ok && start == p.start && st != 'Z' {
+		if st, start, ok := procState(p.pid); ok && start == p.start && st != 'Z' {
 			out = append(out, p.pid)
 		}
 	}
@@ -529,7 +466,7 @@ func watchRuns(t *testing.T, pidFile string) func() ([]scriptRun, error) {
 						werr = fmt.Errorf("pid file line %q: %v", lines[len(runs)], err)
 						break
 					}
-					st, start, ok := procStat(pid)
+					st, start, ok := procState(pid)
 					if !ok || st == 'Z' {
 						// The script writes the line and then sleeps until
 						// its 1 s timeout: 5 ms later all of it still runs.

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -144,20 +142,6 @@ func TestFloodOfBadPacketsChangesNothing(t *testing.T) {
 	if d1.proc.Exited() || d2.proc.Exited() {
 		t.Fatal("a daemon died under the flood")
 	}
-}
-
-// cpuTicks is a process's user+system CPU time in clock ticks.
-func cpuTicks(pid int) int64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	// fields after the name: state(0) ppid(1) ... utime(11) stime(12)
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return u + st
 }
 
 func cpuPercent(before, after int64, over time.Duration) float64 {

@@ -200,23 +200,55 @@ func keepalivedPeer(t *testing.T, lab *netlab.Lab, n *netlab.Node, c nodeConfig)
 // status asks a running daemon for its status over the control socket.
 func (d *daemon) status(t *testing.T) control.Status {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	resp, err := control.Call(ctx, d.socket, control.Request{Command: "status"})
-	if err != nil || !resp.OK {
-		t.Fatalf("status of %s: %v %+v", d.node.Name, err, resp)
+	st, _, err := timedStatus(d, 2*time.Second)
+	if err != nil {
+		t.Fatalf("status of %s: %v", d.node.Name, err)
 	}
-	return *resp.Status
+	return st
+}
+
+// vipHolders is holders without t.Fatal, for sampling loops that must keep
+// their own account of errors.
+func vipHolders(lab *netlab.Lab) ([]*netlab.Node, error) {
+	var out []*netlab.Node
+	for _, n := range lab.Nodes {
+		ps, err := n.Addresses()
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range ps {
+			if p.Addr() == vip.Addr() {
+				out = append(out, n)
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// timedStatus asks d for its status and says how long the answer took; a
+// daemon that does not answer within timeout is an error, not a hang.
+func timedStatus(d *daemon, timeout time.Duration) (control.Status, time.Duration, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	start := time.Now()
+	resp, err := control.Call(ctx, d.socket, control.Request{Command: "status"})
+	took := time.Since(start)
+	if err != nil {
+		return control.Status{}, took, err
+	}
+	if !resp.OK || resp.Status == nil {
+		return control.Status{}, took, fmt.Errorf("status refused: %+v", resp)
+	}
+	return *resp.Status, took, nil
 }
 
 // holders lists the nodes that have the VIP on their interface.
 func holders(t *testing.T, lab *netlab.Lab) []*netlab.Node {
 	t.Helper()
-	var out []*netlab.Node
-	for _, n := range lab.Nodes {
-		if n.HasAddress(t, vip.Addr()) {
-			out = append(out, n)
-		}
+	out, err := vipHolders(lab)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
@@ -308,4 +340,47 @@ func listenAndClose(t *testing.T, node *netlab.Node) string {
 		}
 	}()
 	return l.Addr().String()
+}
+
+// procStat returns the fields of /proc/PID/stat after the command name
+// (state first, so stat(5)'s field n is index n-3); ok is false when the
+// process no longer exists.
+func procStat(pid int) (fields []string, ok bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil, false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return nil, false
+	}
+	f := strings.Fields(s[i+1:])
+	return f, len(f) >= 20 && len(f[0]) == 1
+}
+
+// procState returns the state and start time (clock ticks since boot) of
+// pid; ok is false when the process no longer exists. The start time tells a
+// process from a later one that reuses its pid.
+func procState(pid int) (state byte, start uint64, ok bool) {
+	f, ok := procStat(pid)
+	if !ok {
+		return 0, 0, false
+	}
+	start, err := strconv.ParseUint(f[19], 10, 64)
+	if err != nil {
+		return 0, 0, false
+	}
+	return f[0][0], start, true
+}
+
+// cpuTicks is a process's user+system CPU time in clock ticks.
+func cpuTicks(pid int) int64 {
+	f, ok := procStat(pid)
+	if !ok {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return u + st
 }

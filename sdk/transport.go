@@ -215,8 +215,8 @@ func fromPB(ds []*pluginpb.Diagnostic) Diagnostics {
 		if d.GetSeverity() == pluginpb.Diagnostic_WARNING {
 			sev = Warning
 		}
-		out = append(out, Diagnostic{Severity: sev, Summary: CleanText(d.GetSummary(), maxDiagText),
-			Detail: CleanText(d.GetDetail(), maxDiagText), Attribute: CleanText(d.GetAttribute(), maxName)})
+		out = append(out, Diagnostic{Severity: sev, Summary: cleanText(d.GetSummary(), maxDiagText),
+			Detail: cleanText(d.GetDetail(), maxDiagText), Attribute: cleanText(d.GetAttribute(), maxName)})
 	}
 	if len(ds) > n {
 		out = append(out, Diagnostic{Severity: Warning, Summary: fmt.Sprintf("%d more diagnostics not shown", len(ds)-n)})
@@ -224,10 +224,10 @@ func fromPB(ds []*pluginpb.Diagnostic) Diagnostics {
 	return out
 }
 
-// CleanText makes text from a plugin safe to log and print: invalid UTF-8
+// cleanText makes text from a plugin safe to log and print: invalid UTF-8
 // and control characters (newlines included) become U+FFFD or a space, and
 // the result is cut to at most max bytes at a character boundary.
-func CleanText(s string, max int) string {
+func cleanText(s string, max int) string {
 	var b strings.Builder
 	for _, r := range s {
 		switch {
@@ -275,11 +275,11 @@ func schemaFromPB(resp *pluginpb.SchemaResponse) (Schema, error) {
 	}
 	var s Schema
 	for _, a := range resp.GetAttributes() {
-		if a.GetName() == "" || len(a.GetName()) > maxName || CleanText(a.GetName(), maxName) != a.GetName() {
-			return Schema{}, fmt.Errorf("plugin declared an attribute with an unusable name %q", CleanText(a.GetName(), maxName))
+		if a.GetName() == "" || len(a.GetName()) > maxName || cleanText(a.GetName(), maxName) != a.GetName() {
+			return Schema{}, fmt.Errorf("plugin declared an attribute with an unusable name %q", cleanText(a.GetName(), maxName))
 		}
-		s.Attributes = append(s.Attributes, Attribute{Name: a.GetName(), Type: Type(CleanText(a.GetType(), maxName)),
-			Required: a.GetRequired(), Description: CleanText(a.GetDescription(), maxDiagText)})
+		s.Attributes = append(s.Attributes, Attribute{Name: a.GetName(), Type: Type(cleanText(a.GetType(), maxName)),
+			Required: a.GetRequired(), Description: cleanText(a.GetDescription(), maxDiagText)})
 	}
 	return s, nil
 }
@@ -317,7 +317,7 @@ func (c *Client) Check(ctx context.Context, id string) (Result, time.Duration, e
 // stripped, a negative latency (a broken plugin clock) is zero.
 func resultFromPB(resp *pluginpb.CheckResponse) (Result, time.Duration) {
 	latency := max(time.Duration(resp.GetLatencyNs()), 0)
-	return Result{Healthy: resp.GetHealthy(), Message: CleanText(resp.GetMessage(), maxMessage)}, latency
+	return Result{Healthy: resp.GetHealthy(), Message: cleanText(resp.GetMessage(), maxMessage)}, latency
 }
 
 // Remove tells the plugin to forget check id.

@@ -50,8 +50,8 @@ lint:
 	$(GO) vet $(PKGS)
 
 # Each fuzz target for a minute (FUZZTIME=10s for a quick pass): the packet
-# decoder, the socket's header parsing, the configuration loader, and what the host does with a plugin's
-# replies.
+# decoder, the socket's header parsing, the configuration loader, and what
+# the host does with a plugin's replies.
 FUZZTIME ?= 60s
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime $(FUZZTIME) ./host/vrrp/packet/

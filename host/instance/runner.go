@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hasidecar/hasidecar/host/control"
+	"github.com/hasidecar/hasidecar/host/timegrid"
 	"github.com/hasidecar/hasidecar/host/vrrp"
 	"github.com/hasidecar/hasidecar/host/vrrp/packet"
 	"github.com/hasidecar/hasidecar/host/vrrpconn"
@@ -349,7 +350,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		wait := time.Hour
 		if !next.IsZero() {
-			wait = time.Until(next)
+			// On the grid the deadlines of all instances share, so that
+			// those due together wake the process once (see timegrid).
+			wait = time.Until(timegrid.Align(next, timegrid.Step(r.fsm.AdvertInterval())))
 		}
 		timer.Reset(max(wait, 0))
 

@@ -15,7 +15,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"runtime"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -106,16 +106,32 @@ type Stats struct {
 }
 
 // Conn is a VRRP socket on one interface. Send may be called from any
-// goroutine; Receive from one goroutine at a time.
+// goroutine; Receive and ReceiveBatch from one goroutine at a time.
+//
+// The socket is not handed to the Go runtime's poller, which would wake the
+// process for every packet that arrives, even while nobody is reading (see
+// Demux for why a reader pauses). It is watched instead through an epoll
+// instance of its own, armed for one event at a time: the runtime polls
+// that, and it reports only the first packet after the reader asked.
 type Conn struct {
 	iface     *net.Interface
 	source    netip.Addr
 	multicast bool
-	raw       *ipv4.RawConn
 
-	rc  syscall.RawConn // the socket, for Receive's own recvmsg
-	buf []byte          // Receive's read buffer
-	oob []byte          // and its control messages
+	// mu guards fd against Close: every system call on fd is made under
+	// the read lock, so that a closed descriptor's number, reused by
+	// another file, is never read from or written to.
+	mu     sync.RWMutex
+	fd     int
+	closed bool
+
+	ep       int             // the epoll instance watching fd
+	watch    *os.File        // ep, owned by the runtime's poller
+	watchRaw syscall.RawConn // watch, for waiting in the runtime's poller
+	armed    bool            // fd is armed in watch; the reader's own state
+
+	batch   *batch   // ReceiveBatch's buffers
+	pending []Packet // what Receive read and has not returned yet
 
 	delivered, own, otherInterface, malformed atomic.Uint64
 
@@ -151,97 +167,104 @@ func Open(ctx context.Context, opts Options) (*Conn, error) {
 	if opts.Multicast {
 		bindTo = MulticastGroup
 	}
-	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
-		return setSocketOptions(rc, opts.Interface)
-	}}
-	pc, err := lc.ListenPacket(ctx, fmt.Sprintf("ip4:%d", Protocol), bindTo.String())
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, Protocol)
 	if err != nil {
-		return nil, fmt.Errorf("opening VRRP socket on %s bound to %s: %w", opts.Interface, bindTo, err)
-	}
-	raw, err := ipv4.NewRawConn(pc)
-	if err != nil {
-		pc.Close()
-		return nil, fmt.Errorf("setting IP_HDRINCL on the VRRP socket of %s: %w", opts.Interface, err)
-	}
-	rc, err := pc.(syscall.Conn).SyscallConn()
-	if err != nil {
-		pc.Close()
 		return nil, fmt.Errorf("opening VRRP socket on %s: %w", opts.Interface, err)
 	}
-	c := &Conn{
-		rc:        rc,
-		iface:     iface,
-		source:    source,
-		multicast: opts.Multicast,
-		raw:       raw,
-		buf:       make([]byte, maxPacket),
-		oob:       ipv4.NewControlMessage(ipv4.FlagInterface),
-	}
-	if err := c.configure(); err != nil {
-		raw.Close()
+	c := &Conn{iface: iface, source: source, multicast: opts.Multicast, fd: fd}
+	if err := c.configure(bindTo); err != nil {
+		unix.Close(fd)
 		return nil, err
+	}
+	if err := c.watchSocket(); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("opening VRRP socket on %s: %w", opts.Interface, err)
 	}
 	return c, nil
 }
 
-// setSocketOptions runs before bind: it ties the socket to its interface,
-// enlarges its receive queue and stops it from receiving groups joined by
-// other sockets (IP_MULTICAST_ALL defaults to on in Linux).
-func setSocketOptions(rc syscall.RawConn, iface string) error {
-	var opErr error
-	err := rc.Control(func(fd uintptr) {
-		s := int(fd)
-		if err := unix.SetsockoptString(s, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, iface); err != nil {
-			opErr = fmt.Errorf("binding VRRP socket to device %s: %w", iface, err)
-			return
-		}
-		// SO_RCVBUFFORCE passes net.core.rmem_max, which would cap a plain
-		// SO_RCVBUF at about 200 KiB; it needs CAP_NET_ADMIN, which a VRRP
-		// daemon has anyway.
-		if err := unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, receiveBuffer); err != nil {
-			if err := unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_RCVBUF, receiveBuffer); err != nil {
-				opErr = fmt.Errorf("setting receive buffer of VRRP socket on %s: %w", iface, err)
-				return
-			}
-		}
-		if err := unix.SetsockoptInt(s, unix.IPPROTO_IP, unix.IP_MULTICAST_ALL, 0); err != nil {
-			opErr = fmt.Errorf("clearing IP_MULTICAST_ALL on VRRP socket of %s: %w", iface, err)
-		}
-	})
-	if err != nil {
-		return err
-	}
-	return opErr
-}
-
-// configure sets the options that x/net/ipv4 wraps.
-func (c *Conn) configure() error {
+// configure sets the socket's options and binds it. SO_BINDTODEVICE ties it
+// to its interface. SO_RCVBUFFORCE passes net.core.rmem_max, which would cap
+// a plain SO_RCVBUF at about 200 KiB; it needs CAP_NET_ADMIN, which a VRRP
+// daemon has anyway. IP_MULTICAST_ALL is on by default in Linux and would
+// let the socket receive groups joined by other sockets.
+func (c *Conn) configure(bindTo netip.Addr) error {
 	name := c.iface.Name
-	if err := c.raw.SetTOS(TOS); err != nil {
-		return fmt.Errorf("setting TOS on VRRP socket of %s: %w", name, err)
+	fd := c.fd
+	set := func(what string, level, opt, value int) error {
+		if err := unix.SetsockoptInt(fd, level, opt, value); err != nil {
+			return fmt.Errorf("%s on VRRP socket of %s: %w", what, name, err)
+		}
+		return nil
 	}
-	if err := c.raw.SetControlMessage(ipv4.FlagInterface, true); err != nil {
-		return fmt.Errorf("asking for the arrival interface on VRRP socket of %s: %w", name, err)
+	if err := unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, name); err != nil {
+		return fmt.Errorf("binding VRRP socket to device %s: %w", name, err)
+	}
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, receiveBuffer) != nil {
+		if err := set("setting receive buffer", unix.SOL_SOCKET, unix.SO_RCVBUF, receiveBuffer); err != nil {
+			return err
+		}
+	}
+	for _, o := range []struct {
+		what       string
+		opt, value int
+	}{
+		{"clearing IP_MULTICAST_ALL", unix.IP_MULTICAST_ALL, 0},
+		{"setting IP_HDRINCL", unix.IP_HDRINCL, 1},
+		{"setting TOS", unix.IP_TOS, TOS},
+		{"asking for the arrival interface", unix.IP_PKTINFO, 1},
+	} {
+		if err := set(o.what, unix.IPPROTO_IP, o.opt, o.value); err != nil {
+			return err
+		}
+	}
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: bindTo.As4()}); err != nil {
+		return fmt.Errorf("opening VRRP socket on %s bound to %s: %w", name, bindTo, err)
 	}
 	if !c.multicast {
 		return nil
 	}
-	if err := c.raw.SetMulticastInterface(c.iface); err != nil {
+	mreq := &unix.IPMreqn{Ifindex: int32(c.iface.Index)}
+	if err := unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_IF, mreq); err != nil {
 		return fmt.Errorf("setting multicast interface %s: %w", name, err)
 	}
-	if err := c.raw.SetMulticastTTL(TTL); err != nil {
-		return fmt.Errorf("setting multicast TTL on %s: %w", name, err)
+	if err := set("setting multicast TTL", unix.IPPROTO_IP, unix.IP_MULTICAST_TTL, TTL); err != nil {
+		return err
 	}
-	if err := c.raw.SetMulticastLoopback(false); err != nil {
-		return fmt.Errorf("turning multicast loopback off on %s: %w", name, err)
+	if err := set("turning multicast loopback off", unix.IPPROTO_IP, unix.IP_MULTICAST_LOOP, 0); err != nil {
+		return err
 	}
-	if err := c.raw.JoinGroup(c.iface, groupAddr()); err != nil {
+	mreq.Multiaddr = MulticastGroup.As4()
+	if err := unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_ADD_MEMBERSHIP, mreq); err != nil {
 		return fmt.Errorf("joining %s on %s: %w", MulticastGroup, name, err)
 	}
 	return nil
 }
 
-func groupAddr() *net.IPAddr { return &net.IPAddr{IP: net.IP(MulticastGroup.AsSlice())} }
+// watchSocket creates the epoll instance that watches the socket and hands
+// it to the runtime's poller.
+func (c *Conn) watchSocket() error {
+	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("creating epoll instance: %w", err)
+	}
+	// The runtime polls only a non-blocking descriptor.
+	if err := unix.SetNonblock(ep, true); err != nil {
+		unix.Close(ep)
+		return fmt.Errorf("creating epoll instance: %w", err)
+	}
+	if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, c.fd, &unix.EpollEvent{Events: unix.EPOLLONESHOT}); err != nil {
+		unix.Close(ep)
+		return fmt.Errorf("watching the socket: %w", err)
+	}
+	// Fd() is never called on watch: it would make ep blocking again.
+	c.ep, c.watch = ep, os.NewFile(uintptr(ep), "vrrp-epoll")
+	if c.watchRaw, err = c.watch.SyscallConn(); err != nil {
+		c.watch.Close()
+		return fmt.Errorf("watching the socket: %w", err)
+	}
+	return nil
+}
 
 // primaryIPv4 returns the first IPv4 address of iface that is not a
 // secondary one: the address the kernel itself would pick.
@@ -314,28 +337,26 @@ func (c *Conn) write(hdr, payload []byte, dst [4]byte) error {
 	iov[1].SetLen(len(payload))
 	msg := unix.Msghdr{Name: (*byte)(unsafe.Pointer(&sa)), Namelen: unix.SizeofSockaddrInet4, Iov: &iov[0]}
 	msg.SetIovlen(len(iov))
-	var operr error
-	err := c.rc.Write(func(fd uintptr) bool {
-		for {
-			_, _, errno := unix.RawSyscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&msg)), 0)
-			switch errno {
-			case 0:
-				return true
-			case unix.EINTR:
-				continue
-			case unix.EAGAIN:
-				return false // the send queue is full: wait until it drains
-			default:
-				operr = errno
-				return true
-			}
-		}
-	})
-	runtime.KeepAlive(payload)
-	if err == nil {
-		err = operr
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		return ErrClosed
 	}
-	return err
+	for {
+		_, _, errno := unix.RawSyscall(unix.SYS_SENDMSG, uintptr(c.fd), uintptr(unsafe.Pointer(&msg)), 0)
+		switch errno {
+		case 0:
+			return nil
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			// The interface's queue is full: the advert is lost, as it
+			// would be on the wire, and the next one comes soon.
+			return errors.New("send queue full")
+		default:
+			return errno
+		}
+	}
 }
 
 // Receive blocks until a VRRP packet arrives on the interface and returns
@@ -343,61 +364,15 @@ func (c *Conn) write(hdr, payload []byte, dst [4]byte) error {
 // dropped and counted in Stats, never returned. After Close it returns an
 // error that matches ErrClosed.
 func (c *Conn) Receive() (Packet, error) {
-	for {
-		n, oobn, err := c.read()
-		if err != nil {
-			return Packet{}, fmt.Errorf("receiving VRRP on %s: %w", c.iface.Name, err)
+	for len(c.pending) == 0 {
+		var err error
+		if c.pending, err = c.ReceiveBatch(c.pending[:0]); err != nil {
+			return Packet{}, err
 		}
-		h, payload, cm, err := parseDatagram(c.buf[:n], c.oob[:oobn])
-		if err != nil {
-			c.malformed.Add(1)
-			continue
-		}
-		now := time.Now()
-		pkt, ok := c.accept(h, payload, cm)
-		if !ok {
-			continue
-		}
-		pkt.Received = now
-		c.delivered.Add(1)
-		return pkt, nil
 	}
-}
-
-// read reads one datagram into c.buf and its control messages into c.oob
-// with recvmsg(2) itself: x/sys's wrapper asks the kernel for the socket's
-// protocol (getsockopt) on every IPv4 packet, to build a source address we
-// take from the IP header anyway. At 200 instances that was 2,000 needless
-// system calls a second. The socket is non-blocking, so recvmsg is a raw
-// system call, for the reason given at write.
-func (c *Conn) read() (n, oobn int, err error) {
-	var operr error
-	err = c.rc.Read(func(fd uintptr) bool {
-		iov := unix.Iovec{Base: &c.buf[0]}
-		iov.SetLen(len(c.buf))
-		msg := unix.Msghdr{Iov: &iov, Control: &c.oob[0]}
-		msg.SetIovlen(1)
-		msg.SetControllen(len(c.oob))
-		for {
-			r, _, errno := unix.RawSyscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&msg)), 0)
-			switch errno {
-			case 0:
-				n, oobn = int(r), int(msg.Controllen)
-				return true
-			case unix.EINTR:
-				continue
-			case unix.EAGAIN:
-				return false // wait until the socket is readable
-			default:
-				operr = errno
-				return true
-			}
-		}
-	})
-	if err == nil {
-		err = operr
-	}
-	return n, oobn, err
+	pkt := c.pending[0]
+	c.pending = c.pending[1:]
+	return pkt, nil
 }
 
 // parseDatagram splits what a raw IPv4 socket read into its header, its
@@ -464,16 +439,15 @@ func (c *Conn) Stats() Stats {
 	}
 }
 
-// Close leaves the multicast group and closes the socket, which unblocks a
+// Close closes the socket, which leaves the multicast group and unblocks a
 // pending Receive. Calling it again returns the first result.
 func (c *Conn) Close() error {
 	c.closeOnce.Do(func() {
-		if c.multicast {
-			// The interface may be gone already; closing the socket
-			// leaves the group anyway, so a failure here is no error.
-			_ = c.raw.LeaveGroup(c.iface, groupAddr())
-		}
-		if err := c.raw.Close(); err != nil {
+		c.mu.Lock()
+		c.closed = true
+		c.mu.Unlock()
+		c.watch.Close() // wakes a reader waiting for the socket
+		if err := unix.Close(c.fd); err != nil {
 			c.closeErr = fmt.Errorf("closing VRRP socket of %s: %w", c.iface.Name, err)
 		}
 	})

@@ -5,6 +5,9 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/hasidecar/hasidecar/host/timegrid"
 )
 
 // endpointQueue is how many packets an endpoint holds for an instance that
@@ -88,38 +91,71 @@ func (d *Demux) leave(e *Endpoint) {
 	}
 }
 
+// A busy socket is read in batches. After a read, a reader that read the
+// previous batch less than busyGap ago pauses before it reads again, until
+// the next point of the timers' 2 ms grid at least holdoff/2 away (see
+// timegrid), so that one recvmmsg(2) collects what arrived meanwhile and
+// the process wakes for it together with its timers. At 200 instances and
+// 100 ms adverts (2,000 packets a second) that is some 400 reads a second
+// instead of a wake-up, a read and an empty read per packet, for packets
+// handed on 1-3 ms later. A quiet socket (under about 250 reads a second:
+// up to 25 instances at 100 ms, or two at 10 ms) is read as each packet
+// arrives.
+const (
+	holdoff = 2 * time.Millisecond
+	busyGap = 2 * holdoff
+)
+
 // read hands every packet to its endpoints until the socket is closed or
 // fails.
 func (d *Demux) read() {
 	defer close(d.done)
+	var (
+		batch []Packet
+		last  time.Time // when the previous batch was read
+		err   error
+	)
 	for {
-		pkt, err := d.conn.Receive()
+		batch, err = d.conn.ReceiveBatch(batch[:0])
 		if err != nil {
 			d.readErr = err
 			return
 		}
-		d.mu.Lock()
-		var to []*Endpoint
-		if len(pkt.Payload) >= 2 {
-			to = d.endpoints[pkt.Payload[1]]
+		now := time.Now()
+		for _, pkt := range batch {
+			d.dispatch(pkt)
 		}
-		if len(to) == 0 {
-			for _, list := range d.endpoints {
-				to = append(to, list...)
-			}
+		if now.Sub(last) < busyGap {
+			time.Sleep(time.Until(timegrid.Align(now.Add(holdoff/2), holdoff)))
 		}
-		d.mu.Unlock()
-		// Endpoints only read Payload; one copy serves them all.
-		for _, e := range to {
-			if h := e.handler.Load(); h != nil {
-				(*h)(pkt)
-				continue
-			}
-			select {
-			case e.queue <- pkt:
-			default:
-				e.overflow.Add(1)
-			}
+		last = now
+	}
+}
+
+// dispatch hands one packet to the endpoints of its VRID, or to all when
+// none claims it.
+func (d *Demux) dispatch(pkt Packet) {
+	d.mu.Lock()
+	var to []*Endpoint
+	if len(pkt.Payload) >= 2 {
+		to = d.endpoints[pkt.Payload[1]]
+	}
+	if len(to) == 0 {
+		for _, list := range d.endpoints {
+			to = append(to, list...)
+		}
+	}
+	d.mu.Unlock()
+	// Endpoints only read Payload; one copy serves them all.
+	for _, e := range to {
+		if h := e.handler.Load(); h != nil {
+			(*h)(pkt)
+			continue
+		}
+		select {
+		case e.queue <- pkt:
+		default:
+			e.overflow.Add(1)
 		}
 	}
 }

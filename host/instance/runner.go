@@ -87,11 +87,47 @@ type Runner struct {
 	// received or sent) change none of it, and skip the snapshot.
 	seen snapshotKey
 
-	mu         sync.Mutex
-	status     control.InstanceStatus
-	dropped    map[string]uint64
-	sent, recv uint64
-	onChange   func(vrrp.Transition, uint8)
+	// repeat is the advert whose copies only restart the master-down
+	// timer (see vrrp.Instance.OnlyRestartsTimer): the receiver leaves
+	// such a copy in deferred instead of waking the loop, which takes it in
+	// before its next event or deadline. Both are set by the receiver and
+	// the loop; the loop alone sets repeat.
+	repeat   atomic.Pointer[repeatable]
+	deferred atomic.Pointer[deferredAdvert]
+
+	sent, recv atomic.Uint64
+
+	mu       sync.Mutex
+	status   control.InstanceStatus
+	dropped  map[string]uint64
+	onChange func(vrrp.Transition, uint8)
+}
+
+// received is an advert the receiver checked, with the packet it came in
+// and the deferred copy that arrived before it, which the loop takes in
+// first.
+type received struct {
+	ad    vrrp.AdvertReceived
+	pkt   vrrpconn.Packet
+	prior *deferredAdvert
+}
+
+// repeatable is an advert as it arrived, and what it means.
+type repeatable struct {
+	src, dst netip.Addr
+	ttl      uint8
+	payload  string
+	ad       vrrp.AdvertReceived
+}
+
+func (p *repeatable) matches(pkt vrrpconn.Packet) bool {
+	return pkt.Src == p.src && pkt.Dst == p.dst && pkt.TTL == p.ttl && string(pkt.Payload) == p.payload
+}
+
+// deferredAdvert is a copy of the repeatable advert, and when it arrived.
+type deferredAdvert struct {
+	ad vrrp.AdvertReceived
+	at time.Time
 }
 
 // New prepares a runner; nothing touches the network until Run.
@@ -282,7 +318,7 @@ func (r *Runner) Status() control.InstanceStatus {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st := r.status
-	st.AdvertsSent, st.AdvertsRecv = r.sent, r.recv
+	st.AdvertsSent, st.AdvertsRecv = r.sent.Load(), r.recv.Load()
 	st.Dropped = make(map[string]uint64, len(r.dropped))
 	for k, v := range r.dropped {
 		st.Dropped[k] = v
@@ -301,7 +337,7 @@ func (r *Runner) Status() control.InstanceStatus {
 func (r *Runner) Run(ctx context.Context) error {
 	r.removeStale()
 
-	adverts := make(chan vrrp.AdvertReceived, 256)
+	adverts := make(chan received, 256)
 	recvDone := make(chan error, 1)
 	// The receiver gives up a pending delivery when the loop has gone.
 	recvCtx, stopRecv := context.WithCancel(ctx)
@@ -310,9 +346,12 @@ func (r *Runner) Run(ctx context.Context) error {
 		// A shared socket's reader validates our packets itself and passes
 		// them on without waiting: a full queue drops, as a socket would.
 		h.Handle(func(pkt vrrpconn.Packet) {
+			if r.deferRepeat(pkt) {
+				return
+			}
 			if ad, ok := r.validate(pkt); ok {
 				select {
-				case adverts <- ad:
+				case adverts <- received{ad, pkt, r.deferred.Swap(nil)}:
 				default:
 					r.countDrop("receive queue full")
 				}
@@ -325,11 +364,36 @@ func (r *Runner) Run(ctx context.Context) error {
 	defer timer.Stop()
 	var garpAt time.Time // when the second gratuitous ARP burst is due
 
-	step := func(ev vrrp.Event) {
-		now := time.Now()
+	stepAt := func(now time.Time, ev vrrp.Event) {
 		if r.apply(now, ev) {
 			garpAt = now.Add(garpSecondBurst)
 		}
+	}
+	var last *repeatable // the last advert handled, while it may repeat
+	takeAdvert := func(rc received) {
+		if rc.prior != nil {
+			stepAt(rc.prior.at, rc.prior.ad)
+		}
+		stepAt(time.Now(), rc.ad)
+		last = &repeatable{src: rc.pkt.Src, dst: rc.pkt.Dst, ttl: rc.pkt.TTL, payload: string(rc.pkt.Payload), ad: rc.ad}
+	}
+	// catchUp takes in, in the order they arrived, the adverts queued and
+	// then the deferred copy that came after them, before any other event.
+	catchUp := func() {
+		for {
+			select {
+			case rc := <-adverts:
+				takeAdvert(rc)
+				continue
+			default:
+			}
+			r.takeDeferred(stepAt)
+			return
+		}
+	}
+	step := func(ev vrrp.Event) {
+		catchUp()
+		stepAt(time.Now(), ev)
 	}
 	// Events delivered before Run (the first health results, a link that is
 	// already down) apply before Start, so the instance starts where it
@@ -366,15 +430,20 @@ func (r *Runner) Run(ctx context.Context) error {
 			// The socket failed: leave as if stopping, so the VIPs go with us.
 			step(vrrp.Stop{})
 			return fmt.Errorf("instance %s: receiving advertisements: %w", r.spec.Name, err)
-		case ad := <-adverts:
-			step(ad)
+		case rc := <-adverts:
+			takeAdvert(rc) // copies deferred after rc wait for the next event
 		case ev := <-r.events:
 			step(ev)
 		case reply := <-r.pings:
 			close(reply)
 		case call := <-r.calls:
+			// A reconfiguration may change what a copy means.
+			r.repeat.Store(nil)
+			catchUp()
+			last = nil
 			call()
 		case <-timer.C:
+			catchUp()
 			if !garpAt.IsZero() && !time.Now().Before(garpAt) {
 				garpAt = time.Time{}
 				if r.fsm.State() == vrrp.Master {
@@ -383,7 +452,55 @@ func (r *Runner) Run(ctx context.Context) error {
 			}
 			step(vrrp.Tick{})
 		}
+		var withdrawn bool
+		if last, withdrawn = r.offerRepeat(last); withdrawn {
+			// A copy deferred just before the withdrawal is taken in
+			// now; the receiver sends later ones the ordinary way.
+			catchUp()
+		}
 	}
+}
+
+// offerRepeat publishes last as the advert whose copies the receiver may
+// defer, while the state machine says a copy would only restart its timer,
+// and otherwise withdraws it. It returns what stays a candidate, and
+// whether it withdrew a published advert.
+func (r *Runner) offerRepeat(last *repeatable) (*repeatable, bool) {
+	if last != nil && r.fsm.OnlyRestartsTimer(last.ad) {
+		if cur := r.repeat.Load(); cur == nil || *cur != *last {
+			r.repeat.Store(last)
+		}
+		return last, false
+	}
+	return nil, r.repeat.Swap(nil) != nil
+}
+
+// takeDeferred hands the state machine the deferred copy of the repeatable
+// advert, if any, at the time it arrived.
+func (r *Runner) takeDeferred(stepAt func(time.Time, vrrp.Event)) {
+	if d := r.deferred.Swap(nil); d != nil {
+		stepAt(d.at, d.ad)
+	}
+}
+
+// deferRepeat leaves pkt for the loop to take in later if it is a copy of
+// the repeatable advert, and reports whether it did. A copy is checked
+// already: its bytes, source, destination and TTL are those of an advert
+// the loop accepted.
+func (r *Runner) deferRepeat(pkt vrrpconn.Packet) bool {
+	p := r.repeat.Load()
+	if p == nil || !p.matches(pkt) {
+		return false
+	}
+	d := &deferredAdvert{ad: p.ad, at: pkt.Received}
+	r.deferred.Store(d)
+	if r.repeat.Load() != p && r.deferred.CompareAndSwap(d, nil) {
+		// The loop withdrew the advert meanwhile, perhaps after looking
+		// for deferred copies: this one goes the ordinary way.
+		return false
+	}
+	r.recv.Add(1)
+	return true
 }
 
 // apply hands one event to the state machine and carries out its actions. It
@@ -457,9 +574,7 @@ func (r *Runner) send(a vrrp.SendAdvertisement) {
 			r.log.Warn("sending advertisement", zap.Stringer("to", dst), zap.Error(err))
 			continue
 		}
-		r.mu.Lock()
-		r.sent++
-		r.mu.Unlock()
+		r.sent.Add(1)
 	}
 }
 
@@ -475,7 +590,7 @@ func (r *Runner) announce(why string) {
 
 // receive reads the socket until it is closed, drops what the instance must
 // not act on (counted by reason) and passes the rest to the event loop.
-func (r *Runner) receive(out chan<- vrrp.AdvertReceived, stop <-chan struct{}) error {
+func (r *Runner) receive(out chan<- received, stop <-chan struct{}) error {
 	for {
 		pkt, err := r.conn.Receive()
 		if err != nil {
@@ -489,7 +604,7 @@ func (r *Runner) receive(out chan<- vrrp.AdvertReceived, stop <-chan struct{}) e
 			continue
 		}
 		select {
-		case out <- ad:
+		case out <- received{ad: ad, pkt: pkt}:
 		case <-stop:
 			return nil
 		}
@@ -516,9 +631,7 @@ func (r *Runner) validate(pkt vrrpconn.Packet) (vrrp.AdvertReceived, bool) {
 		r.drop(reason, pkt, nil)
 		return vrrp.AdvertReceived{}, false
 	}
-	r.mu.Lock()
-	r.recv++
-	r.mu.Unlock()
+	r.recv.Add(1)
 	return vrrp.AdvertReceived{From: pkt.Src, Priority: ad.Priority, Interval: ad.Interval}, true
 }
 

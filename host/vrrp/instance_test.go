@@ -407,3 +407,62 @@ func TestReconfigureKeepsTheState(t *testing.T) {
 		}
 	}
 }
+
+func TestOnlyRestartsTimer(t *testing.T) {
+	ms := time.Millisecond
+	following := []step{
+		{0, Start{}, []string{"->BACKUP"}, Backup},
+		{time.Second, advert(addrB, 150, time.Second), nil, Backup},
+	}
+	addrC := netip.MustParseAddr("198.51.100.3")
+	tests := []struct {
+		name  string
+		mod   func(*Config)
+		steps []step
+		ad    AdvertReceived
+		want  bool
+	}{
+		{"the same advert from the master we follow", nil, following, advert(addrB, 150, time.Second), true},
+		{"before any master was heard", nil, following[:1], advert(addrB, 150, time.Second), false},
+		{"another sender", nil, following, advert(addrC, 150, time.Second), false},
+		{"another priority", nil, following, advert(addrB, 140, time.Second), false},
+		{"another interval", nil, following, advert(addrB, 150, 2*time.Second), false},
+		{"resignation", nil, following, advert(addrB, 0, time.Second), false},
+		{"after our priority rose above the master's", nil,
+			append(following[:2:2], step{1500 * ms, PriorityChanged{Priority: 200}, nil, Backup}),
+			advert(addrB, 150, time.Second), false},
+		{"a master below us, not preempting", func(c *Config) { c.Preempt = false },
+			[]step{following[0], {time.Second, advert(addrB, 50, time.Second), nil, Backup}},
+			advert(addrB, 50, time.Second), false},
+		{"after the master resigned", nil,
+			append(following[:2:2], step{1500 * ms, advert(addrB, 0, time.Second), nil, Backup}),
+			advert(addrB, 150, time.Second), false},
+		{"as master", func(c *Config) { c.Priority = 255 },
+			[]step{{0, Start{}, []string{"->MASTER", "add", "advert:255", "garp"}, Master}},
+			advert(addrB, 255, time.Second), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			in := newInstance(t, cfg(tc.mod))
+			run(t, in, tc.steps)
+			if got := in.OnlyRestartsTimer(tc.ad); got != tc.want {
+				t.Fatalf("OnlyRestartsTimer(%+v) = %v, want %v", tc.ad, got, tc.want)
+			}
+			if !tc.want {
+				return
+			}
+			// What it promises: no action, the timer restarted from the
+			// advert's arrival, and the next copy just as harmless.
+			at := t0.Add(2 * time.Second)
+			if acts := in.Handle(at, tc.ad); acts != nil {
+				t.Errorf("handling it returned %v", kinds(acts))
+			}
+			if got, want := in.NextDeadline(), at.Add(in.MasterDownInterval()); !got.Equal(want) {
+				t.Errorf("next deadline %v, want %v", got, want)
+			}
+			if !in.OnlyRestartsTimer(tc.ad) {
+				t.Error("the next copy would not be harmless")
+			}
+		})
+	}
+}

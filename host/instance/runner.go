@@ -118,7 +118,29 @@ type repeatable struct {
 	ttl      uint8
 	payload  string
 	ad       vrrp.AdvertReceived
+	// downAfter is Master_Down_Interval when the advert was published:
+	// a copy arriving at t moves the master-down deadline to t+downAfter.
+	downAfter time.Duration
 }
+
+// watcher is a shared socket's reader keeping a deadline for the instance
+// (vrrpconn.Endpoint): while copies of its master's advert arrive, a
+// backup's master-down deadline is watched there, and the backup's loop
+// sleeps.
+type watcher interface {
+	OnExpiry(func())
+	WatchUntil(time.Time)
+	Unwatch()
+}
+
+// pacer is a shared socket's reader that paces its reads by the advert
+// intervals of its instances (vrrpconn.Endpoint).
+type pacer interface{ Paced(interval time.Duration) }
+
+// backstop is how long after the master-down deadline a backup whose
+// deadline the reader watches wakes anyway, in case a bug kept the reader
+// from calling it: late, but never stuck in BACKUP behind a dead master.
+const backstop = 10
 
 func (p *repeatable) matches(pkt vrrpconn.Packet) bool {
 	return pkt.Src == p.src && pkt.Dst == p.dst && pkt.TTL == p.ttl && string(pkt.Payload) == p.payload
@@ -232,6 +254,9 @@ func (r *Runner) reconfigure(spec Spec) error {
 	e := expectation(spec, vips)
 	r.spec, r.vips = spec, vips
 	r.expect.Store(&e)
+	if p, ok := r.conn.(pacer); ok {
+		p.Paced(spec.AdvertInterval)
+	}
 	if r.fsm.State() == vrrp.Master {
 		var fresh []netip.Addr
 		for _, p := range added {
@@ -360,6 +385,21 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	go func() { recvDone <- r.receive(adverts, recvCtx.Done()) }()
 
+	if p, ok := r.conn.(pacer); ok {
+		p.Paced(r.spec.AdvertInterval)
+	}
+	down := make(chan struct{}, 1) // the reader says the master-down deadline passed
+	w, _ := r.conn.(watcher)
+	if w != nil {
+		w.OnExpiry(func() {
+			select {
+			case down <- struct{}{}:
+			default:
+			}
+		})
+		defer w.Unwatch()
+	}
+
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	var garpAt time.Time // when the second gratuitous ARP burst is due
@@ -412,6 +452,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		if !garpAt.IsZero() && (next.IsZero() || garpAt.Before(next)) {
 			next = garpAt
 		}
+		if p := r.repeat.Load(); p != nil && w != nil && r.fsm.State() == vrrp.Backup && !next.IsZero() {
+			next = next.Add(backstop * p.downAfter) // the reader keeps the real deadline
+		}
 		wait := time.Hour
 		if !next.IsZero() {
 			// On the grid the deadlines of all instances share, so that
@@ -442,6 +485,9 @@ func (r *Runner) Run(ctx context.Context) error {
 			catchUp()
 			last = nil
 			call()
+		case <-down:
+			catchUp()
+			step(vrrp.Tick{})
 		case <-timer.C:
 			catchUp()
 			if !garpAt.IsZero() && !time.Now().Before(garpAt) {
@@ -453,7 +499,7 @@ func (r *Runner) Run(ctx context.Context) error {
 			step(vrrp.Tick{})
 		}
 		var withdrawn bool
-		if last, withdrawn = r.offerRepeat(last); withdrawn {
+		if last, withdrawn = r.offerRepeat(last, w); withdrawn {
 			// A copy deferred just before the withdrawal is taken in
 			// now; the receiver sends later ones the ordinary way.
 			catchUp()
@@ -464,13 +510,22 @@ func (r *Runner) Run(ctx context.Context) error {
 // offerRepeat publishes last as the advert whose copies the receiver may
 // defer, while the state machine says a copy would only restart its timer,
 // and otherwise withdraws it. It returns what stays a candidate, and
-// whether it withdrew a published advert.
-func (r *Runner) offerRepeat(last *repeatable) (*repeatable, bool) {
+// whether it withdrew a published advert. With a watcher, the master-down
+// deadline is handed to the reader while the advert is published.
+func (r *Runner) offerRepeat(last *repeatable, w watcher) (*repeatable, bool) {
 	if last != nil && r.fsm.OnlyRestartsTimer(last.ad) {
-		if cur := r.repeat.Load(); cur == nil || *cur != *last {
-			r.repeat.Store(last)
+		p := *last
+		p.downAfter = r.fsm.MasterDownInterval()
+		if cur := r.repeat.Load(); cur == nil || *cur != p {
+			r.repeat.Store(&p)
+		}
+		if w != nil {
+			w.WatchUntil(r.fsm.NextDeadline())
 		}
 		return last, false
+	}
+	if w != nil {
+		w.Unwatch()
 	}
 	return nil, r.repeat.Swap(nil) != nil
 }
@@ -498,6 +553,9 @@ func (r *Runner) deferRepeat(pkt vrrpconn.Packet) bool {
 		// The loop withdrew the advert meanwhile, perhaps after looking
 		// for deferred copies: this one goes the ordinary way.
 		return false
+	}
+	if w, ok := r.conn.(watcher); ok {
+		w.WatchUntil(pkt.Received.Add(p.downAfter))
 	}
 	r.recv.Add(1)
 	return true

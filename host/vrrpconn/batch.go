@@ -1,6 +1,7 @@
 package vrrpconn
 
 import (
+	"errors"
 	"fmt"
 	"time"
 	"unsafe"
@@ -43,17 +44,33 @@ func newBatch() *batch {
 }
 
 // ReceiveBatch blocks until at least one VRRP packet has arrived, then
-// appends to out every packet waiting in the socket, up to 32, read with a
-// single system call, and returns out. The packets are checked and counted
+// appends to out the packets waiting in the socket, read 32 to a system
+// call, up to drainReads calls, and returns out. The packets are checked and counted
 // as Receive checks and counts them. Receive and ReceiveBatch must not be
 // called at the same time.
 func (c *Conn) ReceiveBatch(out []Packet) ([]Packet, error) {
+	return c.ReceiveBatchUntil(out, time.Time{})
+}
+
+// drainReads bounds the reads of one ReceiveBatch. A reader that pauses
+// between batches (see Demux) must take more than one batch per wake, or
+// a flood faster than 32 packets a pause fills the socket's buffer, which
+// then drops real adverts with the junk. 16 reads of 32 per 5 ms pause keep
+// up with 100,000 packets a second.
+const drainReads = 16
+
+// ReceiveBatchUntil is ReceiveBatch that gives up waiting at deadline (the
+// zero time: never). At the deadline it still reads what the socket holds,
+// so that a packet that arrived in time is returned; out may then be
+// returned with nothing added, and a nil error.
+func (c *Conn) ReceiveBatchUntil(out []Packet, deadline time.Time) ([]Packet, error) {
 	if c.batch == nil {
 		c.batch = newBatch()
 	}
 	b := c.batch
-	for {
-		n, err := c.readBatch(b)
+	start := len(out)
+	for reads := 1; ; reads++ {
+		n, err := c.readBatch(b, deadline)
 		if err != nil {
 			return out, fmt.Errorf("receiving VRRP on %s: %w", c.iface.Name, err)
 		}
@@ -73,8 +90,11 @@ func (c *Conn) ReceiveBatch(out []Packet) ([]Packet, error) {
 			pkt.Received = now
 			out = append(out, pkt)
 		}
-		if len(out) > before {
-			c.delivered.Add(uint64(len(out) - before))
+		c.delivered.Add(uint64(len(out) - before))
+		if n == len(b.msgs) && reads < drainReads {
+			continue // the socket may hold more
+		}
+		if len(out) > start || (n == 0 && !deadline.IsZero()) {
 			return out, nil
 		}
 	}
@@ -90,7 +110,7 @@ func (c *Conn) ReceiveBatch(out []Packet) ([]Packet, error) {
 //
 // The socket and the epoll instance are non-blocking, so the calls are raw
 // system calls, for the reason given at write.
-func (c *Conn) readBatch(b *batch) (int, error) {
+func (c *Conn) readBatch(b *batch, deadline time.Time) (int, error) {
 	for i := range b.msgs {
 		b.msgs[i].Hdr.SetControllen(len(b.oobs[i])) // the kernel overwrites it
 		b.msgs[i].Len = 0
@@ -105,10 +125,26 @@ func (c *Conn) readBatch(b *batch) (int, error) {
 				return 0, err
 			}
 		}
-		if err := c.waitReadable(); err != nil {
+		readable, err := c.wait(deadline)
+		if err != nil {
 			return 0, err
 		}
+		if !readable {
+			return c.recvmmsg(b) // the deadline: a last look, armed or not
+		}
 	}
+}
+
+// Pause waits until the time until has come, without reading, and reports
+// no new packet meanwhile unless the socket is armed: a reader that just
+// read a batch lets the next one build up.
+func (c *Conn) Pause(until time.Time) error {
+	for time.Now().Before(until) {
+		if _, err := c.wait(until); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // recvmmsg reads what the socket holds into b without waiting; 0 means
@@ -152,37 +188,91 @@ func (c *Conn) arm() error {
 	return nil
 }
 
-// waitReadable blocks, in the runtime's poller, until the epoll instance
-// reports the armed socket readable, and takes the report, which disarms
-// the socket.
-func (c *Conn) waitReadable() error {
+// wait blocks, in the runtime's poller, until the epoll instance reports
+// the armed socket readable (true; the report disarms it) or the deadline
+// (false; the zero time: none) has passed.
+func (c *Conn) wait(deadline time.Time) (readable bool, err error) {
+	if err := c.setTimer(deadline); err != nil {
+		return false, err
+	}
 	var operr error
-	err := c.watchRaw.Read(func(ep uintptr) bool {
-		var ev [1]unix.EpollEvent
+	expired := false
+	err = c.watchRaw.Read(func(ep uintptr) bool {
+		var ev [2]unix.EpollEvent
 		for {
-			r, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, ep, uintptr(unsafe.Pointer(&ev[0])), 1, 0, 0, 0)
-			switch {
-			case errno == unix.EINTR:
+			r, _, errno := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, ep, uintptr(unsafe.Pointer(&ev[0])), uintptr(len(ev)), 0, 0, 0)
+			if errno == unix.EINTR {
 				continue
-			case errno != 0:
+			}
+			if errno != 0 {
 				operr = fmt.Errorf("waiting for the socket: %w", errno)
 				return true
-			case r == 0:
-				return false // not yet: wait for the epoll instance to be readable
-			default:
-				c.armed = false
-				return true
 			}
+			for _, e := range ev[:r] {
+				switch int(e.Fd) {
+				case c.fd:
+					c.armed = false
+					readable = true
+				case c.timer:
+					expired = true
+				}
+			}
+			return readable || expired // nothing yet: wait for the epoll instance
 		}
 	})
 	if err != nil {
-		c.mu.RLock()
-		closed := c.closed
-		c.mu.RUnlock()
-		if closed {
-			return ErrClosed
-		}
-		return err
+		return false, c.closedOr(err)
 	}
-	return operr
+	if expired {
+		operr = errors.Join(operr, c.clearTimer())
+	}
+	return readable, operr
+}
+
+// setTimer arms the timer for at, or disarms it for the zero time.
+func (c *Conn) setTimer(at time.Time) error {
+	if at.Equal(c.timerAt) {
+		return nil
+	}
+	var spec unix.ItimerSpec
+	if !at.IsZero() {
+		spec.Value = unix.NsecToTimespec(max(int64(time.Until(at)), 1))
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		return ErrClosed
+	}
+	_, _, errno := unix.RawSyscall6(unix.SYS_TIMERFD_SETTIME, uintptr(c.timer), 0, uintptr(unsafe.Pointer(&spec)), 0, 0, 0)
+	if errno != 0 {
+		return fmt.Errorf("setting the socket's timer: %w", errno)
+	}
+	c.timerAt = at
+	return nil
+}
+
+// clearTimer reads the expired timer, which stops it reporting.
+func (c *Conn) clearTimer() error {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		return ErrClosed
+	}
+	var buf [8]byte
+	_, _, errno := unix.RawSyscall(unix.SYS_READ, uintptr(c.timer), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)))
+	if errno != 0 && errno != unix.EAGAIN {
+		return fmt.Errorf("reading the socket's timer: %w", errno)
+	}
+	c.timerAt = time.Time{}
+	return nil
+}
+
+// closedOr returns ErrClosed if the Conn was closed, which explains err.
+func (c *Conn) closedOr(err error) error {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		return ErrClosed
+	}
+	return err
 }

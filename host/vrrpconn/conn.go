@@ -125,10 +125,15 @@ type Conn struct {
 	fd     int
 	closed bool
 
-	ep       int             // the epoll instance watching fd
+	ep       int             // the epoll instance watching fd and timer
 	watch    *os.File        // ep, owned by the runtime's poller
 	watchRaw syscall.RawConn // watch, for waiting in the runtime's poller
 	armed    bool            // fd is armed in watch; the reader's own state
+	// timer is a timerfd in ep for the reader's deadlines and pauses. A
+	// Go timer would do, but the runtime sleeps in whole milliseconds,
+	// rounded down, so that a pause of 1-10 ms woke the process twice.
+	timer   int
+	timerAt time.Time // when timer expires; zero: disarmed
 
 	batch   *batch   // ReceiveBatch's buffers
 	pending []Packet // what Receive read and has not returned yet
@@ -253,14 +258,26 @@ func (c *Conn) watchSocket() error {
 		unix.Close(ep)
 		return fmt.Errorf("creating epoll instance: %w", err)
 	}
-	if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, c.fd, &unix.EpollEvent{Events: unix.EPOLLONESHOT}); err != nil {
+	if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, c.fd, &unix.EpollEvent{Events: unix.EPOLLONESHOT, Fd: int32(c.fd)}); err != nil {
 		unix.Close(ep)
 		return fmt.Errorf("watching the socket: %w", err)
 	}
+	tfd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
+	if err != nil {
+		unix.Close(ep)
+		return fmt.Errorf("creating the socket's timer: %w", err)
+	}
+	if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, tfd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(tfd)}); err != nil {
+		unix.Close(tfd)
+		unix.Close(ep)
+		return fmt.Errorf("watching the socket's timer: %w", err)
+	}
+	c.timer = tfd
 	// Fd() is never called on watch: it would make ep blocking again.
 	c.ep, c.watch = ep, os.NewFile(uintptr(ep), "vrrp-epoll")
 	if c.watchRaw, err = c.watch.SyscallConn(); err != nil {
 		c.watch.Close()
+		unix.Close(tfd)
 		return fmt.Errorf("watching the socket: %w", err)
 	}
 	return nil
@@ -447,6 +464,7 @@ func (c *Conn) Close() error {
 		c.closed = true
 		c.mu.Unlock()
 		c.watch.Close() // wakes a reader waiting for the socket
+		unix.Close(c.timer)
 		if err := unix.Close(c.fd); err != nil {
 			c.closeErr = fmt.Errorf("closing VRRP socket of %s: %w", c.iface.Name, err)
 		}

@@ -6,8 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/hasidecar/hasidecar/host/timegrid"
 )
 
 // endpointQueue is how many packets an endpoint holds for an instance that
@@ -34,12 +32,23 @@ type Demux struct {
 
 	done    chan struct{} // closed when the reader has stopped
 	readErr error         // why it stopped; set before done is closed
+
+	// Endpoints' deadlines (see Endpoint.WatchUntil) are kept as
+	// nanoseconds since base, in atomics the instances and the reader
+	// share. checkAt is no later than the earliest of them, 0 for none:
+	// deadlines only move later, so the reader looks at them all only
+	// when checkAt has passed.
+	base    time.Time
+	checkAt atomic.Int64
+
+	holdoff atomic.Int64 // the reader's pause, a time.Duration
 }
 
 // NewDemux starts reading conn. The Demux owns conn from now on: it closes it
 // when the last endpoint leaves.
 func NewDemux(conn *Conn) *Demux {
-	d := &Demux{conn: conn, endpoints: map[uint8][]*Endpoint{}, done: make(chan struct{})}
+	d := &Demux{conn: conn, endpoints: map[uint8][]*Endpoint{}, done: make(chan struct{}), base: time.Now()}
+	d.holdoff.Store(int64(maxHoldoff))
 	go d.read()
 	return d
 }
@@ -84,6 +93,7 @@ func (d *Demux) leave(e *Endpoint) {
 	if last {
 		d.closed = true
 	}
+	d.setHoldoff()
 	d.mu.Unlock()
 	if last {
 		d.conn.Close()
@@ -92,19 +102,17 @@ func (d *Demux) leave(e *Endpoint) {
 }
 
 // A busy socket is read in batches. After a read, a reader that read the
-// previous batch less than busyGap ago pauses before it reads again, until
-// the next point of the timers' 2 ms grid at least holdoff/2 away (see
-// timegrid), so that one recvmmsg(2) collects what arrived meanwhile and
-// the process wakes for it together with its timers. At 200 instances and
-// 100 ms adverts (2,000 packets a second) that is some 400 reads a second
-// instead of a wake-up, a read and an empty read per packet, for packets
-// handed on 1-3 ms later. A quiet socket (under about 250 reads a second:
-// up to 25 instances at 100 ms, or two at 10 ms) is read as each packet
-// arrives.
-const (
-	holdoff = 2 * time.Millisecond
-	busyGap = 2 * holdoff
-)
+// previous batch less than two pauses ago pauses before it reads again, so
+// that one recvmmsg(2) collects what arrived meanwhile instead of a wake-up,
+// a read and an empty read per packet. The pause is a twentieth of the
+// shortest advert interval of the socket's instances (see Endpoint.Paced),
+// at most maxHoldoff: at 200 instances and 100 ms adverts (2,000 packets a
+// second) about 200 reads a second, for packets handed on up to 5 ms later.
+// A backup does not wait for its master's unchanged adverts anyway (see
+// OnExpiry); the pause delays only news, such as a master lowering its
+// priority or resigning. A quiet socket (fewer than one read per two
+// pauses) is read as each packet arrives.
+const maxHoldoff = 5 * time.Millisecond
 
 // read hands every packet to its endpoints until the socket is closed or
 // fails.
@@ -116,7 +124,7 @@ func (d *Demux) read() {
 		err   error
 	)
 	for {
-		batch, err = d.conn.ReceiveBatch(batch[:0])
+		batch, err = d.conn.ReceiveBatchUntil(batch[:0], d.nextCheck())
 		if err != nil {
 			d.readErr = err
 			return
@@ -125,10 +133,95 @@ func (d *Demux) read() {
 		for _, pkt := range batch {
 			d.dispatch(pkt)
 		}
-		if now.Sub(last) < busyGap {
-			time.Sleep(time.Until(timegrid.Align(now.Add(holdoff/2), holdoff)))
+		d.expire(now)
+		if holdoff := time.Duration(d.holdoff.Load()); len(batch) > 0 && now.Sub(last) < 2*holdoff {
+			wake := now.Add(holdoff)
+			if c := d.nextCheck(); !c.IsZero() && c.Before(wake) {
+				wake = c
+			}
+			if err := d.conn.Pause(wake); err != nil {
+				d.readErr = err
+				return
+			}
 		}
-		last = now
+		if len(batch) > 0 {
+			last = now
+		}
+	}
+}
+
+// setHoldoff sets the reader's pause from the endpoints' intervals. d.mu
+// is held.
+func (d *Demux) setHoldoff() {
+	h := maxHoldoff
+	for _, list := range d.endpoints {
+		for _, e := range list {
+			if iv := time.Duration(e.interval.Load()); iv > 0 {
+				h = min(h, iv/20)
+			}
+		}
+	}
+	d.holdoff.Store(int64(h))
+}
+
+// nextCheck is when the reader must next look at the deadlines, or the
+// zero time.
+func (d *Demux) nextCheck() time.Time {
+	if at := d.checkAt.Load(); at != 0 {
+		return d.base.Add(time.Duration(at))
+	}
+	return time.Time{}
+}
+
+// expire calls the expiry function of every endpoint whose deadline has
+// passed by now, after the packets read until now were dispatched (and may
+// have moved it), and clears that deadline.
+func (d *Demux) expire(now time.Time) {
+	at := d.checkAt.Load()
+	if at == 0 || int64(now.Sub(d.base)) < at {
+		return
+	}
+	nowNS := int64(now.Sub(d.base))
+	var earliest int64
+	d.mu.Lock()
+	var due []*Endpoint
+	// Taken before the scan: a deadline set during it lowers checkAt
+	// again, and is seen next time.
+	d.checkAt.Store(0)
+	for _, list := range d.endpoints {
+		for _, e := range list {
+			switch t := e.deadline.Load(); {
+			case t == 0:
+			case t <= nowNS:
+				if e.deadline.CompareAndSwap(t, 0) {
+					due = append(due, e)
+				}
+			case earliest == 0 || t < earliest:
+				earliest = t
+			}
+		}
+	}
+	d.mu.Unlock()
+	if earliest != 0 {
+		d.lowerCheck(earliest)
+	}
+	for _, e := range due {
+		if f := e.expiry.Load(); f != nil {
+			(*f)()
+		}
+	}
+}
+
+// lowerCheck makes checkAt no later than at.
+func (d *Demux) lowerCheck(at int64) {
+	for {
+		cur := d.checkAt.Load()
+		if cur != 0 && cur <= at {
+			return
+		}
+		if d.checkAt.CompareAndSwap(cur, at) {
+			return
+		}
 	}
 }
 
@@ -171,7 +264,51 @@ type Endpoint struct {
 	once     sync.Once
 	overflow atomic.Uint64
 	handler  atomic.Pointer[func(Packet)]
+	expiry   atomic.Pointer[func()]
+	deadline atomic.Int64 // nanoseconds since the demux's base; 0: none
+	interval atomic.Int64 // the instance's advert interval, a time.Duration
 }
+
+// Paced tells the reader the instance's advert interval, which bounds how
+// long a busy socket's reader pauses between reads (a twentieth of the
+// shortest interval of the socket's instances).
+func (e *Endpoint) Paced(interval time.Duration) {
+	d := e.demux
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	e.interval.Store(int64(interval))
+	d.setHoldoff()
+}
+
+// OnExpiry makes the reader call f, on its goroutine, when the deadline set
+// with WatchUntil passes. f must not block.
+//
+// A backup learns from the adverts it receives that its master is alive;
+// with a deadline the reader watches instead of a timer of its own, a
+// backup whose master keeps advertising never wakes. The reader decides
+// only after reading what the socket holds, so a packet that arrived in
+// time is never taken for a missing one.
+func (e *Endpoint) OnExpiry(f func()) { e.expiry.Store(&f) }
+
+// WatchUntil moves the endpoint's deadline to at if that is later than the
+// deadline it has, or if it has none. When the deadline passes, the reader
+// clears it and calls the function given to OnExpiry.
+func (e *Endpoint) WatchUntil(at time.Time) {
+	ns := max(int64(at.Sub(e.demux.base)), 1)
+	for {
+		cur := e.deadline.Load()
+		if cur >= ns {
+			return
+		}
+		if e.deadline.CompareAndSwap(cur, ns) {
+			break
+		}
+	}
+	e.demux.lowerCheck(ns)
+}
+
+// Unwatch clears the endpoint's deadline.
+func (e *Endpoint) Unwatch() { e.deadline.Store(0) }
 
 // Handle makes the reader call h with each packet for this endpoint, on the
 // reader's goroutine, instead of queuing it for Receive: one goroutine hop

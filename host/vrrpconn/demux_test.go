@@ -120,3 +120,59 @@ func TestDemuxClosesWithTheLastEndpoint(t *testing.T) {
 		t.Fatalf("the socket is still open after the last endpoint left: %v", err)
 	}
 }
+
+func TestDemuxWatchedDeadline(t *testing.T) {
+	netlab.RequireRoot(t)
+	t.Parallel()
+	lab := netlab.New(t, 2)
+	sender := open(t, lab.Nodes[0], Options{Interface: "eth0", Multicast: true})
+	dm := NewDemux(open(t, lab.Nodes[1], Options{Interface: "eth0", Multicast: true}))
+	e, err := dm.Join(51)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	fired := make(chan time.Time, 4)
+	e.OnExpiry(func() { fired <- time.Now() })
+	// Each packet moves the deadline 300 ms past its arrival, as a backup's
+	// adverts move its master-down deadline.
+	e.Handle(func(p Packet) { e.WatchUntil(p.Received.Add(300 * time.Millisecond)) })
+
+	start := time.Now()
+	e.WatchUntil(start.Add(300 * time.Millisecond))
+	e.WatchUntil(start.Add(100 * time.Millisecond)) // earlier: ignored
+	for i := 0; i < 10; i++ {                       // 1 s of packets every 100 ms
+		if err := sender.Send(withVRID(51), MulticastGroup); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	select {
+	case at := <-fired:
+		t.Fatalf("fired %v after the start, while packets kept coming", at.Sub(start))
+	default:
+	}
+	lastSent := time.Now().Add(-100 * time.Millisecond)
+	select {
+	case at := <-fired:
+		if d := at.Sub(lastSent); d < 250*time.Millisecond || d > 2*time.Second {
+			t.Errorf("fired %v after the last packet, want about 300 ms", d)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the deadline passed without the expiry function being called")
+	}
+	select {
+	case <-fired:
+		t.Fatal("fired twice for one deadline")
+	case <-time.After(500 * time.Millisecond):
+	}
+
+	// Cleared, a deadline never fires.
+	e.WatchUntil(time.Now().Add(100 * time.Millisecond))
+	e.Unwatch()
+	select {
+	case <-fired:
+		t.Fatal("fired after Unwatch")
+	case <-time.After(500 * time.Millisecond):
+	}
+}

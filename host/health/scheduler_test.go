@@ -184,3 +184,32 @@ func TestUpdateKeepsUnchangedChecks(t *testing.T) {
 	cancel()
 	<-done
 }
+
+func TestNextRunIsOnTheCheckGrid(t *testing.T) {
+	base := time.Unix(1_700_000_000, 0)
+	for _, c := range []struct {
+		name     string
+		start    time.Time
+		interval time.Duration
+		jitter   time.Duration
+		want     time.Time
+	}{
+		// 1 s checks run on a 20 ms grid shifted 1 ms from the VRRP grid.
+		{"already on the grid", base.Add(time.Millisecond), time.Second, 0, base.Add(1001 * time.Millisecond)},
+		{"rounded up to the grid", base.Add(5 * time.Millisecond), time.Second, 0, base.Add(1021 * time.Millisecond)},
+		{"jitter back", base.Add(time.Millisecond), time.Second, -30 * time.Millisecond, base.Add(981 * time.Millisecond)},
+		{"jitter forward", base, time.Second, 45 * time.Millisecond, base.Add(1061 * time.Millisecond)},
+		// 100 ms checks: a 2 ms grid.
+		{"short interval", base.Add(500 * time.Microsecond), 100 * time.Millisecond, 0, base.Add(101 * time.Millisecond)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := nextRun(c.start, c.interval, c.jitter)
+			if !got.Equal(c.want) {
+				t.Fatalf("nextRun = %v after base, want %v", got.Sub(base), c.want.Sub(base))
+			}
+			if got.Before(c.start.Add(c.interval + c.jitter)) {
+				t.Fatalf("the run moved earlier than interval + jitter")
+			}
+		})
+	}
+}

@@ -10,8 +10,11 @@ import (
 
 // endpointQueue is how many packets an endpoint holds for an instance that
 // has not read them yet. A full queue drops (and counts) rather than stalls
-// the other instances on the socket.
-const endpointQueue = 256
+// the other instances on the socket. An instance hears one advert per
+// interval from each peer, so 32 is ample; a queue is allocated whole and
+// scanned by every garbage collection, and 200 queues of 256 made a fifth
+// of the daemon's heap.
+const endpointQueue = 32
 
 // Demux shares one Conn among the VRRP instances of an interface, as
 // keepalived shares one socket per interface: each packet is read once and
@@ -354,7 +357,7 @@ func (e *Endpoint) Receive() (Packet, error) {
 }
 
 // Overflows counts packets dropped because the instance did not read them in
-// time (its queue of 256 was full).
+// time (its queue of 32 was full).
 func (e *Endpoint) Overflows() uint64 { return e.overflow.Load() }
 
 // Close leaves the shared socket, unblocking a pending Receive; the last

@@ -40,12 +40,18 @@ func next(ch <-chan Packet, d time.Duration) (Packet, bool) {
 	}
 }
 
-func TestDemuxRoutesByVRID(t *testing.T) {
+// senderAndDemux builds a two-node lab: a socket on node 1 to send with,
+// and a demux over node 2's socket.
+func senderAndDemux(t *testing.T) (*Conn, *Demux) {
 	netlab.RequireRoot(t)
 	t.Parallel()
 	lab := netlab.New(t, 2)
 	sender := open(t, lab.Nodes[0], Options{Interface: "eth0", Multicast: true})
-	dm := NewDemux(open(t, lab.Nodes[1], Options{Interface: "eth0", Multicast: true}))
+	return sender, NewDemux(open(t, lab.Nodes[1], Options{Interface: "eth0", Multicast: true}))
+}
+
+func TestDemuxRoutesByVRID(t *testing.T) {
+	sender, dm := senderAndDemux(t)
 	e51, err := dm.Join(51)
 	if err != nil {
 		t.Fatal(err)
@@ -122,11 +128,7 @@ func TestDemuxClosesWithTheLastEndpoint(t *testing.T) {
 }
 
 func TestDemuxWatchedDeadline(t *testing.T) {
-	netlab.RequireRoot(t)
-	t.Parallel()
-	lab := netlab.New(t, 2)
-	sender := open(t, lab.Nodes[0], Options{Interface: "eth0", Multicast: true})
-	dm := NewDemux(open(t, lab.Nodes[1], Options{Interface: "eth0", Multicast: true}))
+	sender, dm := senderAndDemux(t)
 	e, err := dm.Join(51)
 	if err != nil {
 		t.Fatal(err)

@@ -371,11 +371,12 @@ func (r *Runner) Run(ctx context.Context) error {
 	// The receiver gives up a pending delivery when the loop has gone.
 	recvCtx, stopRecv := context.WithCancel(ctx)
 	defer stopRecv()
+	w, _ := r.conn.(watcher)
 	if h, ok := r.conn.(interface{ Handle(func(vrrpconn.Packet)) }); ok {
 		// A shared socket's reader validates our packets itself and passes
 		// them on without waiting: a full queue drops, as a socket would.
 		h.Handle(func(pkt vrrpconn.Packet) {
-			if r.deferRepeat(pkt) {
+			if r.deferRepeat(pkt, w) {
 				return
 			}
 			if ad, ok := r.validate(pkt); ok {
@@ -393,7 +394,6 @@ func (r *Runner) Run(ctx context.Context) error {
 		p.Paced(r.spec.AdvertInterval)
 	}
 	down := make(chan struct{}, 1) // the reader says the master-down deadline passed
-	w, _ := r.conn.(watcher)
 	if w != nil {
 		w.OnExpiry(func() {
 			select {
@@ -545,8 +545,9 @@ func (r *Runner) takeDeferred(stepAt func(time.Time, vrrp.Event)) {
 // deferRepeat leaves pkt for the loop to take in later if it is a copy of
 // the repeatable advert, and reports whether it did. A copy is checked
 // already: its bytes, source, destination and TTL are those of an advert
-// the loop accepted.
-func (r *Runner) deferRepeat(pkt vrrpconn.Packet) bool {
+// the loop accepted. With a watcher, the copy moves the master-down
+// deadline the reader keeps.
+func (r *Runner) deferRepeat(pkt vrrpconn.Packet, w watcher) bool {
 	p := r.repeat.Load()
 	if p == nil || !p.matches(pkt) {
 		return false
@@ -558,7 +559,7 @@ func (r *Runner) deferRepeat(pkt vrrpconn.Packet) bool {
 		// for deferred copies: this one goes the ordinary way.
 		return false
 	}
-	if w, ok := r.conn.(watcher); ok {
+	if w != nil {
 		w.WatchUntil(pkt.Received.Add(p.downAfter))
 	}
 	r.recv.Add(1)

@@ -45,9 +45,9 @@ func newBatch() *batch {
 
 // ReceiveBatch blocks until at least one VRRP packet has arrived, then
 // appends to out the packets waiting in the socket, read 32 to a system
-// call, up to drainReads calls, and returns out. The packets are checked and counted
-// as Receive checks and counts them. Receive and ReceiveBatch must not be
-// called at the same time.
+// call, up to drainReads calls, and returns out. The packets are checked
+// and counted as Receive checks and counts them. Receive and ReceiveBatch
+// must not be called at the same time.
 func (c *Conn) ReceiveBatch(out []Packet) ([]Packet, error) {
 	return c.ReceiveBatchUntil(out, time.Time{})
 }

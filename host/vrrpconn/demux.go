@@ -180,11 +180,10 @@ func (d *Demux) nextCheck() time.Time {
 // passed by now, after the packets read until now were dispatched (and may
 // have moved it), and clears that deadline.
 func (d *Demux) expire(now time.Time) {
-	at := d.checkAt.Load()
-	if at == 0 || int64(now.Sub(d.base)) < at {
+	at, nowNS := d.checkAt.Load(), int64(now.Sub(d.base))
+	if at == 0 || nowNS < at {
 		return
 	}
-	nowNS := int64(now.Sub(d.base))
 	var earliest int64
 	d.mu.Lock()
 	var due []*Endpoint

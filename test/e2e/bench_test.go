@@ -7,6 +7,7 @@ package e2e
 // same run on the same machine, and the table prints their ratio.
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -159,9 +160,15 @@ func medianOf(t *testing.T, n int, name string, measure func(*testing.T) time.Du
 	if len(got) == 0 {
 		t.Fatal("no trial succeeded")
 	}
-	slices.Sort(got)
-	t.Logf("%s: %v", name, got)
-	return got[len(got)/2]
+	m := middle(got)
+	t.Logf("%s: %v", name, got) // sorted by middle
+	return m
+}
+
+// middle is the median of v, which it sorts.
+func middle[T cmp.Ordered](v []T) T {
+	slices.Sort(v)
+	return v[len(v)/2]
 }
 
 // medianScale is the median of each figure of the scale trials.
@@ -174,8 +181,7 @@ func medianScale(t *testing.T, name string, rs []scaleResult) scaleResult {
 		for i, r := range rs {
 			v[i] = f(r)
 		}
-		slices.Sort(v)
-		return v[len(v)/2]
+		return middle(v)
 	}
 	out := scaleResult{
 		masterCPU: pick(func(r scaleResult) float64 { return r.masterCPU }),

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -99,7 +101,17 @@ func (stderrFD) Write(b []byte) (int, error) {
 func exitWithParent(ppid int, every time.Duration) {
 	for range time.Tick(every) {
 		if os.Getppid() != ppid {
+			removeSocketDir()
 			os.Exit(0)
 		}
+	}
+}
+
+// removeSocketDir removes the directory the host made for this plugin's
+// go-plugin socket: a host that died cannot remove it any more.
+func removeSocketDir() {
+	dir := os.Getenv(plugin.EnvUnixSocketDir)
+	if strings.HasPrefix(filepath.Base(dir), "hasidecar-plugin-") {
+		_ = os.RemoveAll(dir)
 	}
 }

@@ -88,4 +88,3 @@ func (b *BGPD) WaitShow(t testing.TB, command, want string, present bool, timeou
 	t.Fatalf("after %v, %q %s %q:\n%s\nbgpd log:\n%s", timeout, command, map[bool]string{true: "never showed", false: "still shows"}[present], want, out, b.Log())
 	return out
 }
-

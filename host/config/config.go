@@ -132,6 +132,10 @@ type Instance struct {
 	TrackChecks     []TrackCheck
 	TrackInterfaces []string
 	Notify          string // absolute path of the transition script; empty when unset
+	// NotifyMaster, NotifyBackup, NotifyFault and NotifyStop run on
+	// entering that state (keepalived's notify_*): the program, an absolute
+	// path, and its arguments. Nil when unset.
+	NotifyMaster, NotifyBackup, NotifyFault, NotifyStop []string
 
 	DeclRange hcl.Range // the `vrrp_instance "NAME"` header
 }

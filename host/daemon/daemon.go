@@ -321,14 +321,16 @@ func (t *tracked) setConfig(ic config.Instance, log *zap.Logger) (started *notif
 	for _, tc := range ic.TrackChecks {
 		t.checks = append(t.checks, health.Track{Check: tc.Check, Weight: tc.Weight})
 	}
-	if old := t.notify.Load(); old != nil && old.Script() == ic.Notify {
+	scripts := notify.Scripts{Notify: ic.Notify, Master: ic.NotifyMaster, Backup: ic.NotifyBackup,
+		Fault: ic.NotifyFault, Stop: ic.NotifyStop}
+	if old := t.notify.Load(); old != nil && old.Scripts().Equal(scripts) {
 		return nil
 	}
-	if ic.Notify == "" {
+	if scripts.Empty() {
 		t.notify.Store(nil)
 		return nil
 	}
-	n := notify.New(ic.Notify, notify.DefaultTimeout, log)
+	n := notify.New(scripts, notify.DefaultTimeout, log)
 	t.notify.Store(n)
 	return n
 }

@@ -43,6 +43,16 @@ type PriorityChanged struct {
 	Priority uint8
 }
 
+// Resign makes a master step down to backup, as keepalived's sync group
+// makes the other members step down when one of them becomes backup: it
+// advertises priority 0, so that the other node takes over after
+// Skew_Time, removes the addresses and waits as backup. It is ignored
+// unless the instance is master.
+type Resign struct {
+	Reason string
+}
+
+func (Resign) event()          {}
 func (Start) event()           {}
 func (Stop) event()            {}
 func (Tick) event()            {}
@@ -104,8 +114,20 @@ func (in *Instance) Handle(now time.Time, ev Event) []Action {
 		return in.faultChanged(now, e)
 	case PriorityChanged:
 		return in.priorityChanged(now, e)
+	case Resign:
+		return in.resign(now, e.Reason)
 	}
 	return nil
+}
+
+func (in *Instance) resign(now time.Time, why string) []Action {
+	if in.state != Master {
+		return nil
+	}
+	in.masterAddr = netip.Addr{}
+	in.masterAdverInterval = in.cfg.AdvertInterval
+	acts := in.becomeBackup(now, why)
+	return append(acts, SendAdvertisement{Priority: 0, Interval: in.cfg.AdvertInterval}, RemoveAddresses{})
 }
 
 func (in *Instance) start(now time.Time) []Action {

@@ -79,6 +79,10 @@ type Config struct {
 	// (`plugin "NAME" { sha256 = "…" }`); a mismatching binary is refused.
 	PluginPins map[string]string
 	Instances  []Instance
+	// SyncGroups move their member instances together (keepalived's
+	// vrrp_sync_group). Their track_check and track_interface blocks are
+	// already merged into each member's.
+	SyncGroups []SyncGroup
 }
 
 // Control configures the Unix socket that status and reload talk to.

@@ -50,6 +50,7 @@ type Daemon struct {
 	started  atomic.Bool // Run has started everything; reloads may apply
 
 	sockets sharedSockets // one VRRP socket per interface and mode
+	groups  *groups       // the sync groups; nil without any
 
 	mu         sync.Mutex // guards what follows
 	cfg        *config.Config
@@ -118,6 +119,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		runners = append(runners, t)
 	}
 	d.runners = runners
+	d.groups = startGroups(ctx, cfg, d.log, d.deliverTo)
+	defer d.groups.stop()
 
 	if err := d.startChecks(ctx); err != nil {
 		d.releaseAll()
@@ -182,6 +185,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	for _, t := range runners {
 		<-t.done
 	}
+	d.groups.stop()
 	d.wg.Wait()
 	for {
 		select {
@@ -300,6 +304,7 @@ func (d *Daemon) newRunner(ctx context.Context, ic config.Instance) (*tracked, e
 		if n := t.notify.Load(); n != nil {
 			n.Notify(notify.Event{Instance: t.Status().Name, State: tr.To.String(), Priority: prio})
 		}
+		d.groups.transition(t.Status().Name, tr)
 	})
 	return t, nil
 }
@@ -491,12 +496,13 @@ func (d *Daemon) current() []*tracked {
 // applyHealth hands an instance its effective priority and the FAULT state of
 // each of its weight-0 checks.
 func (d *Daemon) applyHealth(ctx context.Context, t *tracked) {
-	base, checks, _, _ := d.view(t)
+	base, checks, _, name := d.view(t)
 	prio, _, moved := health.Effective(base, checks, d.health.Healthy)
 	t.Deliver(ctx, vrrp.PriorityChanged{Priority: prio})
 	for _, m := range moved {
 		if m.Weight == 0 {
 			t.Deliver(ctx, vrrp.FaultChanged{Reason: "check " + m.Check + " failing", Active: m.Fault})
+			d.groups.ownFault(name, "check "+m.Check+" failing", m.Fault)
 		}
 	}
 }
@@ -543,8 +549,9 @@ func (d *Daemon) restartLinkWatchLocked() error {
 				d.log.Warn("link down", zap.String("interface", ev.Interface))
 			}
 			for _, t := range d.current() {
-				if _, _, links, _ := d.view(t); slices.Contains(links, ev.Interface) {
+				if _, _, links, name := d.view(t); slices.Contains(links, ev.Interface) {
 					t.Deliver(ctx, vrrp.FaultChanged{Reason: reason, Active: !ev.Up})
+					d.groups.ownFault(name, reason, !ev.Up)
 				}
 			}
 		}
@@ -763,6 +770,9 @@ func (d *Daemon) warnStatic(old, next *config.Config) {
 	}
 	if old.LogLevel != next.LogLevel || old.LogFormat != next.LogFormat {
 		warn("log_level or log_format")
+	}
+	if groupsChanged(old, next) {
+		warn("a sync_group")
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -84,6 +85,13 @@ func Convert(path string, opts Options) *Result {
 			}
 		}
 	}
+	for _, g := range c.groups {
+		for _, tc := range g.trackChecks {
+			if len(g.emitted) > 0 {
+				c.checkByID[tc.check].used = true
+			}
+		}
+	}
 	for _, ch := range c.checks {
 		if !ch.used {
 			c.notes = append(c.notes, Note{Pos: ch.pos, Keyword: "vrrp_script",
@@ -148,7 +156,11 @@ func (c *converter) globalDefs(st *kaconf.Statement) {
 }
 
 func (c *converter) syncGroup(st *kaconf.Statement) {
-	g := &group{name: st.Arg(1), pos: st.Pos}
+	g := &group{name: st.Arg(1), pos: st.Pos, notifyState: map[string][]string{}}
+	if g.name == "" {
+		c.note(st, true, "has no name; keepalived ignores it too")
+		return
+	}
 	for _, s := range st.Block {
 		switch s.Keyword() {
 		case "group":
@@ -158,20 +170,80 @@ func (c *converter) syncGroup(st *kaconf.Statement) {
 					g.memberPos = append(g.memberPos, m.Pos)
 				}
 			}
-		case "sync_group_tracking_weight":
+		case "sync_group_tracking_weight", "global_tracking":
 			g.trackingWeight = true
+		case "notify", "notify_master", "notify_backup", "notify_fault", "notify_stop":
+			argv, rest, err := s.Script()
+			if err != nil {
+				c.notef(s, true, "cannot split the script as keepalived does (%v); fix the quoting", err)
+				continue
+			}
+			argv = c.resolveProgram(s, argv)
+			if len(rest) > 0 {
+				c.notef(s, false, "the user %s is not imported: notify scripts run as hasidecar's user (root)", rest[0])
+			}
+			if s.Keyword() == "notify" {
+				if len(argv) > 1 {
+					c.notef(s, false, "the arguments %q are not imported: hasidecar's notify is a script's path, called as SCRIPT GROUP NAME STATE 0; put them in a wrapper script", argv[1:])
+				}
+				g.notify = argv
+			} else {
+				g.notifyState[strings.TrimPrefix(s.Keyword(), "notify_")] = argv
+			}
+		case "track_interface":
+			in := &instance{name: g.name}
+			c.trackInterfaces(s, in)
+			g.trackIfaces = in.trackIfaces
+		case "track_script":
+			g.trackScripts = s // scripts may be defined after the group
+		case "smtp_alert", "notify_priority_changes":
+			c.note(s, false, "no hasidecar equivalent; left out")
 		default:
+			c.note(s, false, "not a vrrp_sync_group keyword hasidecar imports; left out")
 		}
 	}
 	c.groups = append(c.groups, g)
 }
 
-// finishGroups reports the sync groups, which hasidecar cannot run yet.
+// finishGroups resolves the groups' members and tracked scripts once every
+// instance is read.
 func (c *converter) finishGroups() {
 	for _, g := range c.groups {
-		c.notes = append(c.notes, Note{Pos: g.pos, Keyword: "vrrp_sync_group", Failover: true,
-			Msg: fmt.Sprintf("%s (%s) is not imported: hasidecar runs each instance on its own, so one member's failure does not move the others; give the members the same track_check weights so that they fail over together",
-				g.name, strings.Join(g.members, ", "))})
+		for i, m := range g.members {
+			var in *instance
+			for _, x := range c.instances {
+				if x.name == m {
+					in = x
+				}
+			}
+			switch {
+			case in == nil:
+				c.notes = append(c.notes, Note{Pos: g.memberPos[i], Keyword: "vrrp_sync_group", Failover: true,
+					Msg: fmt.Sprintf("%s: no vrrp_instance has this name; keepalived ignores it, and so does the import", m)})
+			case in.skip:
+				c.notes = append(c.notes, Note{Pos: g.memberPos[i], Keyword: "vrrp_sync_group", Failover: true,
+					Msg: fmt.Sprintf("%s: the instance is not imported (see its line), so the group goes without it", m)})
+			case slices.Contains(g.emitted, m):
+			default:
+				g.emitted = append(g.emitted, m)
+			}
+		}
+		if g.trackScripts != nil {
+			in := &instance{name: g.name}
+			c.trackScripts(g.trackScripts, in)
+			for _, tc := range in.trackChecks {
+				if tc.weight != 0 && !g.trackingWeight {
+					c.notes = append(c.notes, Note{Pos: tc.pos, Keyword: "track_script",
+						Msg: fmt.Sprintf("%s: keepalived ignores weights in sync group %s (no sync_group_tracking_weight), dropping the script; so does the import. Use weight 0 to make a failure a FAULT", tc.check, g.name)})
+					continue
+				}
+				g.trackChecks = append(g.trackChecks, tc)
+			}
+		}
+		if len(g.emitted) == 0 {
+			c.notes = append(c.notes, Note{Pos: g.pos, Keyword: "vrrp_sync_group", Failover: true,
+				Msg: fmt.Sprintf("%s has no imported member; it is left out", g.name)})
+		}
 	}
 }
 

@@ -42,6 +42,11 @@ func (c *converter) emit(source string) []byte {
 		}
 		c.emitInstance(&b, in)
 	}
+	for _, g := range c.groups {
+		if len(g.emitted) > 0 {
+			emitGroup(&b, g)
+		}
+	}
 	return []byte(b.String())
 }
 
@@ -148,3 +153,25 @@ func hclPrefixes(ps []netip.Prefix) []string {
 }
 
 func hclDuration(d time.Duration) string { return hclString(d.String()) }
+
+func emitGroup(b *strings.Builder, g *group) {
+	fmt.Fprintf(b, "\n# vrrp_sync_group %s, %s\n", g.name, g.pos)
+	fmt.Fprintf(b, "sync_group %s {\n", hclString(g.name))
+	attr := func(k, v string) { fmt.Fprintf(b, "  %-13s = %s\n", k, v) }
+	attr("instances", hclList(g.emitted))
+	if len(g.notify) > 0 {
+		attr("notify", hclString(g.notify[0]))
+	}
+	for _, st := range []string{"master", "backup", "fault", "stop"} {
+		if argv, ok := g.notifyState[st]; ok {
+			attr("notify_"+st, hclList(argv))
+		}
+	}
+	for _, tc := range g.trackChecks {
+		fmt.Fprintf(b, "  track_check %s { weight = %d } # %s\n", hclString(tc.check), tc.weight, tc.pos)
+	}
+	for _, name := range g.trackIfaces {
+		fmt.Fprintf(b, "  track_interface %s {}\n", hclString(name))
+	}
+	b.WriteString("}\n")
+}

@@ -72,8 +72,8 @@ func golden(t *testing.T, path, got string) {
 	}
 }
 
-// TestExitStatus: a file whose failover behaviour is fully carried over
-// reports no failover loss; one with a sync group does.
+// TestFailoverLost: a file whose failover behaviour is fully carried over
+// reports no failover loss; one whose sync group names a missing member does.
 func TestFailoverLost(t *testing.T) {
 	for _, tc := range []struct {
 		src  string
@@ -81,7 +81,8 @@ func TestFailoverLost(t *testing.T) {
 	}{
 		{"vrrp_instance V { interface eth0\nvirtual_router_id 1\nvirtual_ipaddress { 198.51.100.10 }\n}\n", false},
 		{"global_defs { smtp_server 192.0.2.1 }\nvrrp_instance V { interface eth0\nvirtual_router_id 1\nvirtual_ipaddress { 198.51.100.10 }\n}\n", false},
-		{"vrrp_sync_group G { group { V } }\nvrrp_instance V { interface eth0\nvirtual_router_id 1\nvirtual_ipaddress { 198.51.100.10 }\n}\n", true},
+		{"vrrp_sync_group G { group { V } }\nvrrp_instance V { interface eth0\nvirtual_router_id 1\nvirtual_ipaddress { 198.51.100.10 }\n}\n", false},
+		{"vrrp_sync_group G { group { V W } }\nvrrp_instance V { interface eth0\nvirtual_router_id 1\nvirtual_ipaddress { 198.51.100.10 }\n}\n", true},
 		{"vrrp_instance V { interface eth0\nvirtual_router_id 1\n}\n", true},
 		{"vrrp_instance V { interface eth0\nvirtual_router_id 1\nvirtual_ipaddress { 198.51.100.10 }\ntrack_script { nope }\n}\n", true},
 	} {

@@ -114,4 +114,10 @@ type group struct {
 	members        []string
 	memberPos      []kaconf.Pos
 	trackingWeight bool
+	notify         []string
+	notifyState    map[string][]string
+	trackChecks    []trackCheck
+	trackIfaces    []string
+	trackScripts   *kaconf.Statement // read once the scripts are known
+	emitted        []string          // members that were imported
 }

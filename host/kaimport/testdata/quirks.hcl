@@ -50,3 +50,9 @@ vrrp_instance "VI_6" {
   fast_preempt      = false
   virtual_ips       = ["2001:db8:51::100/64"]
 }
+
+# vrrp_sync_group G1, testdata/quirks.conf:6
+sync_group "G1" {
+  instances     = ["VI_1", "VI_2"]
+  notify_master = ["/etc/keepalived/group.sh", "master"]
+}

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/vishvananda/netlink"
 )
 
 // secondSegment is the lab's second L2 segment (sync groups with members on
@@ -58,3 +60,37 @@ func (l *Lab) SecondPortUp(t testing.TB, n *Node) {
 }
 
 func secondPort(n *Node) string { return "q" + strings.TrimPrefix(n.Port, "p") }
+
+// HasAddressOn reports whether addr is configured on n's interface iface;
+// it fails the test when the addresses cannot be read.
+func (n *Node) HasAddressOn(t testing.TB, iface string, addr netip.Addr) bool {
+	t.Helper()
+	h, err := n.netlinkHandle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	link, err := h.LinkByName(iface)
+	if err != nil {
+		t.Fatalf("%s: finding %s: %v", n.Name, iface, err)
+	}
+	addrs, err := h.AddrList(link, netlink.FAMILY_ALL)
+	if err != nil {
+		t.Fatalf("%s: listing addresses of %s: %v", n.Name, iface, err)
+	}
+	for _, a := range addrs {
+		if ip, ok := netip.AddrFromSlice(a.IP); ok && ip.Unmap() == addr {
+			return true
+		}
+	}
+	return false
+}
+
+// IfaceFor is the node interface whose segment holds addr: eth1 for the
+// second segment, eth0 otherwise.
+func IfaceFor(addr netip.Addr) string {
+	if secondSegment.Contains(addr) {
+		return secondIface
+	}
+	return nodeIface
+}

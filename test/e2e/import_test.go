@@ -85,7 +85,7 @@ func holderOf(t *testing.T, lab *netlab.Lab, addr netip.Addr, want *netlab.Node,
 	for end := time.Now().Add(timeout); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
 		last = last[:0]
 		for _, n := range lab.Nodes {
-			if n.HasAddress(t, addr) {
+			if n.HasAddressOn(t, netlab.IfaceFor(addr), addr) {
 				last = append(last, n.Name)
 			}
 		}
@@ -101,7 +101,7 @@ func staysOn(t *testing.T, lab *netlab.Lab, addr netip.Addr, want *netlab.Node, 
 	t.Helper()
 	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
 		for _, n := range lab.Nodes {
-			if n.HasAddress(t, addr) != (n == want) {
+			if n.HasAddressOn(t, netlab.IfaceFor(addr), addr) != (n == want) {
 				t.Fatalf("%s: on %s = %v, want it on %s alone", addr, n.Name, !(n == want), want.Name)
 			}
 		}

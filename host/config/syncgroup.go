@@ -11,8 +11,10 @@ import (
 // SyncGroup is a `sync_group "NAME"` block: instances that move together,
 // as keepalived's vrrp_sync_group. One member going to BACKUP or FAULT
 // takes every member there; the group's track_check and track_interface
-// apply to every member (and are merged into each member's); its notify
-// scripts run for the group's own transitions (`SCRIPT GROUP NAME STATE 0`).
+// apply to every member (and are merged into each member's), and so does a
+// member's own weighted track_check, so that a weight moves the group as one;
+// its notify scripts run for the group's own transitions
+// (`SCRIPT GROUP NAME STATE 0`).
 type SyncGroup struct {
 	Name            string
 	Instances       []string
@@ -90,8 +92,20 @@ func (d *decoder) syncGroups(blocks []*hcl.Block, instances []Instance) []SyncGr
 		g.NotifyMaster, g.NotifyBackup, g.NotifyFault, g.NotifyStop = tmp.NotifyMaster, tmp.NotifyBackup, tmp.NotifyFault, tmp.NotifyStop
 		d.trackBlocks(content.Blocks, &tmp)
 		g.TrackChecks, g.TrackInterfaces = tmp.TrackChecks, tmp.TrackInterfaces
+		// A member's weighted check moves the whole group: keepalived's
+		// members only become master together, so a weight that lowered one
+		// member alone would leave the other node unable to take over.
+		shared := g
+		shared.TrackChecks = slices.Clone(g.TrackChecks)
 		for _, name := range g.Instances {
-			d.mergeGroupTracking(&instances[byName[name]], g)
+			for _, tc := range instances[byName[name]].TrackChecks {
+				if tc.Weight != 0 && !slices.ContainsFunc(shared.TrackChecks, func(o TrackCheck) bool { return o.Check == tc.Check }) {
+					shared.TrackChecks = append(shared.TrackChecks, tc)
+				}
+			}
+		}
+		for _, name := range g.Instances {
+			d.mergeGroupTracking(&instances[byName[name]], shared)
 		}
 		out = append(out, g)
 	}

@@ -60,6 +60,15 @@ sync_group "G1" {
 		t.Errorf("VI_2: %+v", vi2)
 	}
 
+	// A member's own weighted check reaches the other members.
+	cfg, diags = ParseWith([]byte(twoInstances+`sync_group "G1" { instances = ["VI_1", "VI_2"] }`), "t.hcl", host)
+	if diags.HasErrors() {
+		t.Fatal(formatAll(diags))
+	}
+	if tc := cfg.Instances[0].TrackChecks; len(tc) != 1 || tc[0].Check != "nginx" || tc[0].Weight != -10 {
+		t.Errorf("VI_1 does not share VI_2's weighted check: %+v", tc)
+	}
+
 	for _, tc := range []struct{ name, group, want string }{
 		{"unknown member", `sync_group "G" { instances = ["VI_1", "VI_3"] }`, `instances[1] = "VI_3" names no vrrp_instance`},
 		{"two groups", `sync_group "G" { instances = ["VI_1"] }` + "\n" + `sync_group "H" { instances = ["VI_1"] }`, `vrrp_instance "VI_1" is already in sync_group "G"`},

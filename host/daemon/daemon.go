@@ -306,6 +306,7 @@ func (d *Daemon) newRunner(ctx context.Context, ic config.Instance) (*tracked, e
 		}
 		d.groups.transition(t.Status().Name, tr)
 	})
+	r.OnWantMaster(func(want bool) { d.groups.want(t.Status().Name, want) })
 	return t, nil
 }
 

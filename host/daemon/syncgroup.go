@@ -37,6 +37,7 @@ type groupEvent struct {
 	fault    bool // an own fault: reason and active below
 	reason   string
 	active   bool
+	want     *bool // a held member wants to be master, or no longer
 }
 
 // startGroups starts the groups of cfg; deliver hands a member an event.
@@ -69,9 +70,12 @@ func (g *groups) loop(ctx context.Context, deliver func(string, vrrp.Event)) {
 	for ev := range g.events {
 		var cmds []syncgroup.Command
 		var change *syncgroup.Change
-		if ev.fault {
+		switch {
+		case ev.want != nil:
+			cmds = g.coord.Want(ev.member, *ev.want)
+		case ev.fault:
 			cmds = g.coord.OwnFault(ev.member, ev.reason, ev.active)
-		} else {
+		default:
 			cmds, change = g.coord.Transition(ev.member, ev.from, ev.to)
 		}
 		for _, c := range cmds {
@@ -97,6 +101,11 @@ func describe(ev vrrp.Event) string {
 		return "fault cleared"
 	case vrrp.Resign:
 		return "resign"
+	case vrrp.Hold:
+		if e.Active {
+			return "held back from master"
+		}
+		return "released"
 	}
 	return reflect.TypeOf(ev).String()
 }
@@ -115,6 +124,11 @@ func (g *groups) send(ev groupEvent) {
 // transition tells the groups that member changed state.
 func (g *groups) transition(member string, tr vrrp.Transition) {
 	g.send(groupEvent{member: member, from: tr.From, to: tr.To})
+}
+
+// want tells the groups that a held member would be master, or no longer.
+func (g *groups) want(member string, want bool) {
+	g.send(groupEvent{member: member, want: &want})
 }
 
 // ownFault tells the groups that one of member's own fault reasons changed.

@@ -9,6 +9,12 @@
 //   - a member that steps down from MASTER to BACKUP makes the other masters
 //     of the group resign (keepalived's vrrp_sync_backup), so that the other
 //     node takes every member over;
+//   - a member becomes MASTER only together with the others: while another
+//     member is BACKUP and does not want to be master (it follows a master
+//     on the other node), it is held (vrrp.Hold); a held member whose
+//     master is down says it wants to be master, and once every backup
+//     member does, the holds are released and they become master together
+//     (keepalived's vrrp_sync_can_goto_master);
 //   - the group is MASTER when every member is, FAULT when any member is,
 //     STOP when every member stopped, and BACKUP otherwise; each change of
 //     the group's state is reported once, for its notify scripts.
@@ -52,6 +58,8 @@ type group struct {
 	own        map[string]map[string]bool // each member's own fault reasons
 	faulted    bool                       // the group fault reason is raised on the members
 	resigning  map[string]bool            // members told to resign, not yet backup
+	wants      map[string]bool            // held backups whose master is down
+	held       map[string]bool            // members the group holds back
 	groupState string
 }
 
@@ -60,7 +68,8 @@ type group struct {
 func New(groups []Spec) *Coordinator {
 	c := &Coordinator{byMember: map[string]*group{}}
 	for _, s := range groups {
-		g := &group{spec: s, state: map[string]vrrp.State{}, own: map[string]map[string]bool{}, resigning: map[string]bool{}}
+		g := &group{spec: s, state: map[string]vrrp.State{}, own: map[string]map[string]bool{}, resigning: map[string]bool{},
+			wants: map[string]bool{}, held: map[string]bool{}}
 		for _, m := range s.Members {
 			if _, taken := c.byMember[m]; !taken {
 				c.byMember[m] = g
@@ -77,6 +86,40 @@ func New(groups []Spec) *Coordinator {
 // is in FAULT of its own.
 func FaultReason(group string) string {
 	return fmt.Sprintf("sync group %s: a member is in FAULT", group)
+}
+
+// HoldReason is the hold a group puts on a member that may not become
+// master alone.
+func HoldReason(group string) string {
+	return fmt.Sprintf("sync group %s: waiting for every member", group)
+}
+
+// Want records that a held member would be master (its master is down), or
+// follows a master again, and returns the holds to raise or release.
+func (c *Coordinator) Want(member string, want bool) []Command {
+	g := c.byMember[member]
+	if g == nil {
+		return nil
+	}
+	g.wants[member] = want
+	return g.updateHolds()
+}
+
+// updateHolds holds each member while another is backup without wanting
+// to be master, and releases it otherwise.
+func (g *group) updateHolds() []Command {
+	var out []Command
+	for _, m := range g.members() {
+		blocked := false
+		for _, n := range g.members() {
+			blocked = blocked || (n != m && g.state[n] == vrrp.Backup && !g.wants[n])
+		}
+		if blocked != g.held[m] {
+			g.held[m] = blocked
+			out = append(out, Command{Member: m, Event: vrrp.Hold{Reason: HoldReason(g.spec.Name), Active: blocked}})
+		}
+	}
+	return out
 }
 
 // OwnFault records that one of member's own fault reasons was raised or
@@ -115,6 +158,7 @@ func (c *Coordinator) Transition(member string, from, to vrrp.State) ([]Command,
 		return nil, nil
 	}
 	g.state[member] = to
+	g.wants[member] = false
 	var out []Command
 	wasTold := g.resigning[member]
 	if to != vrrp.Master {
@@ -129,6 +173,7 @@ func (c *Coordinator) Transition(member string, from, to vrrp.State) ([]Command,
 			}
 		}
 	}
+	out = append(out, g.updateHolds()...)
 	if st := g.computeState(); st != g.groupState {
 		g.groupState = st
 		if st != "" {

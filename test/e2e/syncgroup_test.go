@@ -127,3 +127,79 @@ func TestSyncGroupKeepalivedMaster(t *testing.T) {
 	lab.SecondPortUp(t, b)
 	both(b, "eth1 back")
 }
+
+// TestSyncGroupKeepsInstanceWeights: hasidecar keeps instance-level
+// weights inside a group (keepalived drops them without
+// sync_group_tracking_weight). A's VI_1 tracks a check with weight -60,
+// which its group shares with VI_2: when it fails (150 - 60 < 100) both
+// members fall below keepalived's, whose group takes both over (it would
+// not take one alone: its members become master only together), and both
+// VIPs stay on B; when the check recovers both come back.
+func TestSyncGroupKeepsInstanceWeights(t *testing.T) {
+	netlab.RequireRoot(t)
+	netlab.RequireKeepalived(t)
+	t.Parallel()
+	lab := netlab.New(t, 2)
+	lab.AddSecondSegment(t)
+	a, b := lab.Nodes[0], lab.Nodes[1]
+	vip2 := netlab.SecondAddress(100)
+	healthy := newFlag(t)
+	startKeepalivedFile(t, b, syncGroupConf(b, 100, ""), "")
+
+	dir := t.TempDir()
+	d := &daemon{node: a, config: filepath.Join(dir, "hasidecar.hcl"), socket: filepath.Join(dir, "hasidecar.sock")}
+	hcl := fmt.Sprintf(`node_name = "a"
+log_level = "debug"
+control { socket = %q }
+check "service" {
+  plugin   = "script"
+  interval = "200ms"
+  timeout  = "150ms"
+  config { command = ["/usr/bin/test", "-f", %q] }
+}
+vrrp_instance "VI_1" {
+  interface         = "eth0"
+  virtual_router_id = 71
+  priority          = 150
+  version           = 2
+  fast_preempt      = false
+  virtual_ips       = [%q]
+  track_check "service" { weight = -60 }
+}
+vrrp_instance "VI_2" {
+  interface         = %q
+  virtual_router_id = 72
+  priority          = 150
+  version           = 2
+  fast_preempt      = false
+  virtual_ips       = [%q]
+}
+sync_group "G1" {
+  instances = ["VI_1", "VI_2"]
+}
+`, d.socket, string(healthy), vip, netlab.SecondIface(), netip.PrefixFrom(vip2, 24))
+	if err := os.WriteFile(d.config, []byte(hcl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.proc = a.Start(t, binary, "run", "--config", d.config)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("hasidecar log of %s:\n%s", a.Name, d.proc.Log())
+		}
+	})
+	both := func(want *netlab.Node, what string, settle time.Duration) {
+		t.Helper()
+		t.Logf("%s: waiting for both VIPs on %s", what, want.Name)
+		holderOf(t, lab, vip.Addr(), want, 20*time.Second)
+		holderOf(t, lab, vip2, want, 20*time.Second)
+		staysOn(t, lab, vip.Addr(), want, settle)
+		staysOn(t, lab, vip2, want, time.Second)
+	}
+	both(a, "start", 2*time.Second)
+	healthy.set(t, false)
+	// Long enough for VI_2 to want master (Master_Down_Interval, 3.6 s) and
+	// be held back, twice.
+	both(b, "VI_1's check failing on A", 8*time.Second)
+	healthy.set(t, true)
+	both(a, "check back", 2*time.Second)
+}

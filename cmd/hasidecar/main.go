@@ -42,6 +42,8 @@ Usage:
   hasidecar reload   --config FILE          ask the running daemon to load FILE
   hasidecar genhash  --url URL [--host NAME] [--insecure]
                                             print the MD5 digest of a page, for httpget's digest
+  hasidecar import   [--node-id ID] [-o FILE] keepalived.conf
+                                            print the hasidecar configuration of a keepalived.conf
   hasidecar version                         print the version
 
 The default configuration file is ` + defaultConfig + `.
@@ -86,6 +88,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdReload(args[1:], stdout, stderr)
 	case "genhash":
 		err = cmdGenhash(args[1:], stdout, stderr)
+	case "import":
+		err = cmdImport(args[1:], stdout, stderr)
 	case "plugin":
 		err = cmdPlugin(args[1:], stderr)
 	case "version", "--version", "-v":

@@ -79,6 +79,10 @@ type Config struct {
 	// (`plugin "NAME" { sha256 = "…" }`); a mismatching binary is refused.
 	PluginPins map[string]string
 	Instances  []Instance
+	// SyncGroups move their member instances together (keepalived's
+	// vrrp_sync_group). Their track_check and track_interface blocks are
+	// already merged into each member's.
+	SyncGroups []SyncGroup
 }
 
 // Control configures the Unix socket that status and reload talk to.
@@ -132,6 +136,10 @@ type Instance struct {
 	TrackChecks     []TrackCheck
 	TrackInterfaces []string
 	Notify          string // absolute path of the transition script; empty when unset
+	// NotifyMaster, NotifyBackup, NotifyFault and NotifyStop run on
+	// entering that state (keepalived's notify_*): the program, an absolute
+	// path, and its arguments. Nil when unset.
+	NotifyMaster, NotifyBackup, NotifyFault, NotifyStop []string
 
 	DeclRange hcl.Range // the `vrrp_instance "NAME"` header
 }

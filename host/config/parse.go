@@ -101,6 +101,7 @@ func rootSchema() *hcl.BodySchema {
 			{Type: "check", LabelNames: []string{"name"}},
 			{Type: "plugin", LabelNames: []string{"name"}},
 			{Type: "vrrp_instance", LabelNames: []string{"name"}},
+			{Type: "sync_group", LabelNames: []string{"name"}},
 		},
 	}
 }
@@ -152,6 +153,8 @@ func (d *decoder) root(body hcl.Body, host HostDefaults) *Config {
 	instanceSeen := map[string]*hcl.Block{}
 	pluginSeen := map[string]*hcl.Block{}
 	vridSeen := map[vridKey]Instance{}
+	groupSeen := map[string]*hcl.Block{}
+	var groupBlocks []*hcl.Block
 	for _, blk := range content.Blocks {
 		switch blk.Type {
 		case "control":
@@ -184,9 +187,14 @@ func (d *decoder) root(body hcl.Body, host HostDefaults) *Config {
 			in, vridRange := d.instance(blk)
 			d.uniqueVRID(in, vridRange, vridSeen)
 			cfg.Instances = append(cfg.Instances, in)
+		case "sync_group":
+			if d.uniqueName(blk, groupSeen) {
+				groupBlocks = append(groupBlocks, blk)
+			}
 		}
 	}
 
+	cfg.SyncGroups = d.syncGroups(groupBlocks, cfg.Instances)
 	d.resolveTrackChecks(cfg.Instances, checkSeen)
 	return cfg
 }

@@ -50,6 +50,7 @@ type Daemon struct {
 	started  atomic.Bool // Run has started everything; reloads may apply
 
 	sockets sharedSockets // one VRRP socket per interface and mode
+	groups  *groups       // the sync groups; nil without any
 
 	mu         sync.Mutex // guards what follows
 	cfg        *config.Config
@@ -118,6 +119,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		runners = append(runners, t)
 	}
 	d.runners = runners
+	d.groups = startGroups(ctx, cfg, d.log, d.deliverTo)
+	defer d.groups.stop()
 
 	if err := d.startChecks(ctx); err != nil {
 		d.releaseAll()
@@ -182,6 +185,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	for _, t := range runners {
 		<-t.done
 	}
+	d.groups.stop()
 	d.wg.Wait()
 	for {
 		select {
@@ -300,7 +304,9 @@ func (d *Daemon) newRunner(ctx context.Context, ic config.Instance) (*tracked, e
 		if n := t.notify.Load(); n != nil {
 			n.Notify(notify.Event{Instance: t.Status().Name, State: tr.To.String(), Priority: prio})
 		}
+		d.groups.transition(t.Status().Name, tr)
 	})
+	r.OnWantMaster(func(want bool) { d.groups.want(t.Status().Name, want) })
 	return t, nil
 }
 
@@ -321,14 +327,16 @@ func (t *tracked) setConfig(ic config.Instance, log *zap.Logger) (started *notif
 	for _, tc := range ic.TrackChecks {
 		t.checks = append(t.checks, health.Track{Check: tc.Check, Weight: tc.Weight})
 	}
-	if old := t.notify.Load(); old != nil && old.Script() == ic.Notify {
+	scripts := notify.Scripts{Notify: ic.Notify, Master: ic.NotifyMaster, Backup: ic.NotifyBackup,
+		Fault: ic.NotifyFault, Stop: ic.NotifyStop}
+	if old := t.notify.Load(); old != nil && old.Scripts().Equal(scripts) {
 		return nil
 	}
-	if ic.Notify == "" {
+	if scripts.Empty() {
 		t.notify.Store(nil)
 		return nil
 	}
-	n := notify.New(ic.Notify, notify.DefaultTimeout, log)
+	n := notify.New(scripts, notify.DefaultTimeout, log)
 	t.notify.Store(n)
 	return n
 }
@@ -489,12 +497,13 @@ func (d *Daemon) current() []*tracked {
 // applyHealth hands an instance its effective priority and the FAULT state of
 // each of its weight-0 checks.
 func (d *Daemon) applyHealth(ctx context.Context, t *tracked) {
-	base, checks, _, _ := d.view(t)
+	base, checks, _, name := d.view(t)
 	prio, _, moved := health.Effective(base, checks, d.health.Healthy)
 	t.Deliver(ctx, vrrp.PriorityChanged{Priority: prio})
 	for _, m := range moved {
 		if m.Weight == 0 {
 			t.Deliver(ctx, vrrp.FaultChanged{Reason: "check " + m.Check + " failing", Active: m.Fault})
+			d.groups.ownFault(name, "check "+m.Check+" failing", m.Fault)
 		}
 	}
 }
@@ -541,8 +550,9 @@ func (d *Daemon) restartLinkWatchLocked() error {
 				d.log.Warn("link down", zap.String("interface", ev.Interface))
 			}
 			for _, t := range d.current() {
-				if _, _, links, _ := d.view(t); slices.Contains(links, ev.Interface) {
+				if _, _, links, name := d.view(t); slices.Contains(links, ev.Interface) {
 					t.Deliver(ctx, vrrp.FaultChanged{Reason: reason, Active: !ev.Up})
+					d.groups.ownFault(name, reason, !ev.Up)
 				}
 			}
 		}
@@ -761,6 +771,9 @@ func (d *Daemon) warnStatic(old, next *config.Config) {
 	}
 	if old.LogLevel != next.LogLevel || old.LogFormat != next.LogFormat {
 		warn("log_level or log_format")
+	}
+	if groupsChanged(old, next) {
+		warn("a sync_group")
 	}
 }
 

@@ -101,6 +101,7 @@ type Runner struct {
 	status   control.InstanceStatus
 	dropped  map[string]uint64
 	onChange func(vrrp.Transition, uint8)
+	onWant   func(bool) // a held backup wants to be master (sync groups)
 }
 
 // received is an advert the receiver checked, with the packet it came in
@@ -310,6 +311,11 @@ func diffPrefixes(a, b []netip.Prefix) (added, removed []netip.Prefix) {
 // OnTransition registers f to be called (from the runner's goroutine) after
 // every state change, with the effective priority at that moment.
 func (r *Runner) OnTransition(f func(t vrrp.Transition, priority uint8)) { r.onChange = f }
+
+// OnWantMaster registers f to be called (from the runner's goroutine) when
+// the instance, held back by its sync group, would become master (true) or
+// follows a master again (false).
+func (r *Runner) OnWantMaster(f func(want bool)) { r.onWant = f }
 
 // Deliver hands the runner an outside event (a fault raised or cleared, a new
 // effective priority). It blocks only while the runner is busy, and gives up
@@ -598,6 +604,10 @@ func (r *Runner) apply(now time.Time, ev vrrp.Event) (announced bool) {
 			}
 			r.announce(a.Reason)
 			announced = true
+		case vrrp.WantMaster:
+			if r.onWant != nil {
+				r.onWant(a.Want)
+			}
 		}
 	}
 	if moved != nil || r.snapshotKey() != r.seen {

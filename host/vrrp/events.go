@@ -43,6 +43,16 @@ type PriorityChanged struct {
 	Priority uint8
 }
 
+// Resign makes a master step down to backup, as keepalived's sync group
+// makes the other members step down when one of them becomes backup: it
+// advertises priority 0, so that the other node takes over after
+// Skew_Time, removes the addresses and waits as backup. It is ignored
+// unless the instance is master.
+type Resign struct {
+	Reason string
+}
+
+func (Resign) event()          {}
 func (Start) event()           {}
 func (Stop) event()            {}
 func (Tick) event()            {}
@@ -104,8 +114,22 @@ func (in *Instance) Handle(now time.Time, ev Event) []Action {
 		return in.faultChanged(now, e)
 	case PriorityChanged:
 		return in.priorityChanged(now, e)
+	case Resign:
+		return in.resign(now, e.Reason)
+	case Hold:
+		return in.hold(now, e)
 	}
 	return nil
+}
+
+func (in *Instance) resign(now time.Time, why string) []Action {
+	if in.state != Master {
+		return nil
+	}
+	in.masterAddr = netip.Addr{}
+	in.masterAdverInterval = in.cfg.AdvertInterval
+	acts := in.becomeBackup(now, why)
+	return append(acts, SendAdvertisement{Priority: 0, Interval: in.cfg.AdvertInterval}, RemoveAddresses{})
 }
 
 func (in *Instance) start(now time.Time) []Action {
@@ -167,6 +191,9 @@ func (in *Instance) tick(now time.Time) []Action {
 		if now.Before(in.masterDownAt) {
 			return nil
 		}
+		if len(in.holds) > 0 {
+			return in.heldExpiry(now)
+		}
 		why := "no advertisement for Master_Down_Interval"
 		if in.downReason != "" {
 			why = in.downReason
@@ -184,7 +211,12 @@ func (in *Instance) advertReceived(now time.Time, ad AdvertReceived) []Action {
 	}
 	switch in.state {
 	case Backup:
-		return in.backupReceived(now, ad)
+		wanted := in.wantMaster
+		acts := in.backupReceived(now, ad)
+		if wanted && !in.wantMaster {
+			acts = append(acts, WantMaster{Want: false})
+		}
+		return acts
 	case Master:
 		return in.masterReceived(now, ad)
 	}
@@ -249,6 +281,7 @@ func (in *Instance) takeOverSoon(now time.Time, why string) {
 // follow accepts the sender as our master and restarts Master_Down_Timer.
 func (in *Instance) follow(now time.Time, ad AdvertReceived) {
 	in.downReason = ""
+	in.wantMaster = false
 	in.masterAddr = ad.From
 	in.masterPriority = ad.Priority
 	if in.cfg.Version == 3 && ad.Interval > 0 {
@@ -345,6 +378,7 @@ func (in *Instance) becomeBackup(now time.Time, why string) []Action {
 
 func (in *Instance) setState(to State, why string) Transition {
 	in.downReason = ""
+	in.wantMaster = false
 	t := Transition{From: in.state, To: to, Reason: why}
 	in.state = to
 	in.transitions++

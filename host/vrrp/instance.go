@@ -99,6 +99,11 @@ type Instance struct {
 
 	faults      map[string]bool
 	transitions int
+
+	// Sync groups (hold.go): while held, a backup whose master is down
+	// stays backup and says it wants to be master.
+	holds      map[string]bool
+	wantMaster bool
 }
 
 // New returns an instance in INIT. It validates the configuration so that a

@@ -124,7 +124,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 
-	l, err := control.Listen(cfg.Control.Socket)
+	l, err := control.ListenGroup(cfg.Control.Socket, cfg.Control.Group)
 	if err != nil {
 		d.releaseAll()
 		return err
@@ -582,9 +582,9 @@ func (d *Daemon) feedWatchdog(ctx context.Context, every time.Duration) {
 // Status implements control.Handler.
 func (d *Daemon) Status() control.Status {
 	d.mu.Lock()
-	node := d.cfg.NodeName
+	node, path := d.cfg.NodeName, d.cfg.Path
 	d.mu.Unlock()
-	st := control.Status{NodeName: node, Instances: []control.InstanceStatus{}, Checks: []control.CheckStatus{}}
+	st := control.Status{NodeName: node, ConfigPath: path, Instances: []control.InstanceStatus{}, Checks: []control.CheckStatus{}}
 	for _, t := range d.current() {
 		is := t.Status()
 		base, checks, _, _ := d.view(t)
@@ -645,6 +645,11 @@ func (d *Daemon) Reload(ctx context.Context, path string) error {
 	}
 	_, _ = systemd.Notify("RELOADING=1")
 	defer systemd.Notify("READY=1")
+	if path == "" {
+		d.mu.Lock()
+		path = d.cfg.Path // the file the daemon was started with
+		d.mu.Unlock()
+	}
 
 	cfg, diags := config.Load(path)
 	if diags.HasErrors() {

@@ -81,7 +81,8 @@ func TestDebianPackage(t *testing.T) {
 		"./usr/lib/hasidecar/plugins/hasidecar-plugin-httpget", "./usr/lib/hasidecar/plugins/hasidecar-plugin-tcp",
 		"./usr/lib/hasidecar/plugins/hasidecar-plugin-icmp", "./usr/lib/hasidecar/plugins/hasidecar-plugin-script",
 		"./lib/systemd/system/hasidecar.service", "-rw-r----- root/root", "./etc/hasidecar/hasidecar.hcl",
-		"./usr/share/doc/hasidecar/README.md",
+		"./usr/share/doc/hasidecar/README.md", "./usr/share/doc/hasidecar/copyright",
+		"./usr/share/doc/hasidecar/configuration.md", "./usr/share/doc/hasidecar/from-keepalived.md",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("package lacks %s:\n%s", want, out)
@@ -103,6 +104,8 @@ func TestDebianPackage(t *testing.T) {
 	}
 	if out, err := exec.Command(filepath.Join(root, "usr/bin/hasidecar"), "version").CombinedOutput(); err != nil {
 		t.Fatalf("packaged binary: %v\n%s", err, out)
+	} else if strings.TrimSpace(string(out)) != "hasidecar 0.0.0+test" {
+		t.Errorf("packaged binary says %q, want the package's version 0.0.0+test", out)
 	}
 	conf, _ := os.ReadFile(filepath.Join(root, "etc/hasidecar/hasidecar.hcl"))
 	rooted := strings.ReplaceAll(string(conf), `"/usr/lib/hasidecar/plugins"`, `"`+filepath.Join(root, "usr/lib/hasidecar/plugins")+`"`)

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -179,6 +180,9 @@ var ErrNotRunning = errors.New("no hasidecar answers on the control socket")
 func Call(ctx context.Context, path string, req Request) (*Response, error) {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unix", path)
+	if errors.Is(err, syscall.EACCES) {
+		return nil, fmt.Errorf("permission denied on control socket %s: status is for root and members of the control group (control { group = ... }); reload and maintenance are for root only", path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w %s (is the daemon running? %v)", ErrNotRunning, path, err)
 	}

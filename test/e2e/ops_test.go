@@ -1,0 +1,235 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hasidecar/hasidecar/internal/netlab"
+)
+
+// cliIn runs the hasidecar binary with args in directory dir (as root) and
+// returns its exit code and combined output.
+func cliIn(t *testing.T, dir string, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = dir
+	return runCmd(t, cmd)
+}
+
+func runCmd(t *testing.T, cmd *exec.Cmd) (int, string) {
+	t.Helper()
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), string(out)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0, string(out)
+}
+
+// TestControlFromAnywhere is the operator's day: the daemon was started with
+// a relative path; status and reload are run from the file's directory with
+// a relative path, and from elsewhere; the file on disk is then broken
+// mid-edit. Status must keep answering, reload must read the daemon's own
+// file and print its diagnostics.
+func TestControlFromAnywhere(t *testing.T) {
+	netlab.RequireRoot(t)
+	t.Parallel()
+	lab := netlab.New(t, 1)
+	n1 := lab.Nodes[0]
+	dir := t.TempDir()
+	d := &daemon{node: n1, config: filepath.Join(dir, "hasidecar.hcl"), socket: filepath.Join(dir, "hasidecar.sock")}
+	d.write(t, lab, nodeConfig{Priority: 150, Preempt: true})
+	// Started from its directory with a relative path, as an operator might.
+	d.proc = n1.Start(t, "sh", "-c", "cd "+dir+" && exec "+binary+" run --config hasidecar.hcl")
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("hasidecar log:\n%s", d.proc.Log())
+		}
+	})
+	waitSoleHolder(t, lab, n1, 10*time.Second)
+	elsewhere := t.TempDir()
+
+	if code, out := cliIn(t, dir, "status", "--config", "hasidecar.hcl"); code != 0 || !strings.Contains(out, "MASTER") {
+		t.Fatalf("status from the file's directory: exit %d\n%s", code, out)
+	}
+	// A changed priority, reloaded from the file's directory by a relative
+	// path: the daemon reads its own absolute path.
+	good, _ := os.ReadFile(d.config)
+	os.WriteFile(d.config, []byte(strings.Replace(string(good), "priority = 150", "priority = 140", 1)), 0o644)
+	if code, out := cliIn(t, dir, "reload", "--config", "hasidecar.hcl"); code != 0 || !strings.Contains(out, "reloaded "+d.config) {
+		t.Fatalf("reload by a relative path: exit %d\n%s", code, out)
+	}
+	if p := d.status(t).Instances[0].Priority; p != 140 {
+		t.Fatalf("priority after reload = %d, want 140", p)
+	}
+
+	// Mid-edit: a syntax error below the control block.
+	broken := strings.Replace(string(good), "priority = 150", "priority = 130", 1) + "\nvrrp_instance \"VI_2\" {\n  interface = \n"
+	os.WriteFile(d.config, []byte(broken), 0o644)
+	for _, args := range [][]string{
+		{"status", "--config", "hasidecar.hcl"},
+		{"status", "--config", d.config, "--json"},
+		{"status", "--socket", d.socket},
+	} {
+		where := elsewhere
+		if args[2] == "hasidecar.hcl" {
+			where = dir
+		}
+		if code, out := cliIn(t, where, args...); code != 0 || !strings.Contains(out, "MASTER") {
+			t.Errorf("%v with a broken file on disk: exit %d\n%s", args, code, out)
+		}
+	}
+	// Reload from elsewhere with --socket reads the daemon's (broken) file
+	// and prints where it is wrong; the daemon keeps running as it was.
+	code, out := cliIn(t, elsewhere, "reload", "--socket", d.socket)
+	if code != 1 || !strings.Contains(out, d.config+":") || !strings.Contains(out, "rejected") {
+		t.Fatalf("reload of a broken file: exit %d\n%s", code, out)
+	}
+	if st := d.status(t).Instances[0]; st.State != "MASTER" || st.Priority != 140 {
+		t.Fatalf("after a rejected reload: %+v", st)
+	}
+	// A file too broken to parse at all still leads to the socket.
+	os.WriteFile(d.config, []byte("control { socket = \""+d.socket+"\" }\nvrrp_instance {{{ \"\n"), 0o644)
+	if code, out := cliIn(t, elsewhere, "status", "--config", d.config); code != 0 || !strings.Contains(out, "MASTER") {
+		t.Errorf("status with an unparseable file: exit %d\n%s", code, out)
+	}
+}
+
+// TestControlCredentials runs the client as real non-root users: a member of
+// the control group reads status but may not reload or enter maintenance;
+// a user outside it is refused everything, with a message saying what is
+// allowed; root may do everything.
+func TestControlCredentials(t *testing.T) {
+	netlab.RequireRoot(t)
+	for _, tool := range []string{"useradd", "groupadd", "userdel", "groupdel"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s not found (package passwd)", tool)
+		}
+	}
+	t.Parallel()
+	suffix := strconv.Itoa(os.Getpid() % 100000)
+	group, member, outsider := "hsdg"+suffix, "hsdm"+suffix, "hsdo"+suffix
+	mustRun := func(name string, args ...string) {
+		if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+			t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+		}
+	}
+	mustRun("groupadd", group)
+	t.Cleanup(func() { exec.Command("groupdel", group).Run() })
+	mustRun("useradd", "-M", "-N", "-G", group, "-s", "/usr/sbin/nologin", member)
+	t.Cleanup(func() { exec.Command("userdel", member).Run() })
+	mustRun("useradd", "-M", "-N", "-s", "/usr/sbin/nologin", outsider)
+	t.Cleanup(func() { exec.Command("userdel", outsider).Run() })
+
+	// Everything the users need to reach must be traversable by them: a
+	// directory of our own under /tmp with the binary copied into it.
+	base, err := os.MkdirTemp("", "hasidecar-cred-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	os.Chmod(base, 0o755)
+	bin := filepath.Join(base, "hasidecar")
+	copyFile(t, binary, bin, 0o755)
+
+	lab := netlab.New(t, 1)
+	n1 := lab.Nodes[0]
+	d := &daemon{node: n1, config: filepath.Join(base, "hasidecar.hcl"), socket: filepath.Join(base, "run", "hasidecar.sock")}
+	d.write(t, lab, nodeConfig{Priority: 150, Preempt: true})
+	src, _ := os.ReadFile(d.config)
+	ctl := fmt.Sprintf("control { socket = %q }\n", d.socket)
+	os.WriteFile(d.config, []byte(strings.Replace(string(src), ctl, fmt.Sprintf("control {\n  socket = %q\n  group  = %q\n}\n", d.socket, group), 1)), 0o644)
+	d.proc = n1.Start(t, binary, "run", "--config", d.config)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("hasidecar log:\n%s", d.proc.Log())
+		}
+	})
+	waitSoleHolder(t, lab, n1, 10*time.Second)
+
+	// The socket and its directory follow the group.
+	g, err := user.LookupGroup(group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gid, _ := strconv.Atoi(g.Gid)
+	for path, want := range map[string]os.FileMode{d.socket: 0o660, filepath.Dir(d.socket): 0o750} {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != want || int(fi.Sys().(*syscall.Stat_t).Gid) != gid {
+			t.Errorf("%s: mode %v gid %d, want %v gid %d", path, fi.Mode().Perm(), fi.Sys().(*syscall.Stat_t).Gid, want, gid)
+		}
+	}
+
+	as := func(name string, args ...string) (int, string) {
+		u, err := user.Lookup(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		pgid, _ := strconv.Atoi(u.Gid)
+		groups := []uint32{}
+		if ids, err := u.GroupIds(); err == nil {
+			for _, s := range ids {
+				n, _ := strconv.Atoi(s)
+				groups = append(groups, uint32(n))
+			}
+		}
+		cmd := exec.Command(bin, args...)
+		cmd.Dir = "/"
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(pgid), Groups: groups}}
+		return runCmd(t, cmd)
+	}
+	sock := []string{"--socket", d.socket}
+	tests := []struct {
+		who, cmd string
+		code     int
+		want     string
+	}{
+		{member, "status", 0, "MASTER"},
+		{member, "reload", 1, "reload and maintenance are for root only"},
+		{member, "maintenance", 1, "reload and maintenance are for root only"},
+		{outsider, "status", 1, "permission denied"},
+		{outsider, "reload", 1, "permission denied"},
+		{"root", "status", 0, "MASTER"},
+		{"root", "reload", 0, "reloaded " + d.config},
+	}
+	for _, tt := range tests {
+		t.Run(tt.who+" "+tt.cmd, func(t *testing.T) {
+			args := append([]string{tt.cmd}, sock...)
+			if tt.cmd == "maintenance" {
+				args = append([]string{"maintenance", "on"}, sock...)
+			}
+			code, out := as(tt.who, args...)
+			if code != tt.code || !strings.Contains(out, tt.want) {
+				t.Errorf("%s as %s: exit %d, want %d with %q\n%s", tt.cmd, tt.who, code, tt.code, tt.want, out)
+			}
+		})
+	}
+	if st := d.status(t).Instances[0]; st.State != "MASTER" {
+		t.Errorf("refused requests changed the daemon: %+v", st)
+	}
+}
+
+func copyFile(t *testing.T, from, to string, mode os.FileMode) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, mode); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -50,6 +50,9 @@ func TestCommandLine(t *testing.T) {
 	bad := writeFile(t, "bad.hcl", strings.Replace(strings.ReplaceAll(validConfig, "%SOCK%", "/run/x.sock"), "virtual_router_id = 51", "virtual_router_id = 300", 1))
 	unknown := writeFile(t, "unknown.hcl", strings.ReplaceAll(validConfig, "%SOCK%", "/run/x.sock")+"\nbogus = 1\n")
 	noIface := writeFile(t, "noiface.hcl", strings.ReplaceAll(strings.ReplaceAll(validConfig, "%SOCK%", "/run/x.sock"), `"eth0"`, `"nosuch0"`))
+	goodJSON := writeFile(t, "good.json", `{"node_name": "n1", "vrrp_instance": {"VI_1": {"interface": "lo", "virtual_router_id": 51,
+  "priority": 150, "virtual_ips": ["198.51.100.100/24"]}}}`)
+	badJSON := writeFile(t, "bad.json", "{\n  \"node_name\": \"n1\",\n  \"vrrp_instance\": {\"VI_1\": {\"interface\": \"lo\", \"virtual_router_id\": 300,\n  \"priority\": 150, \"virtual_ips\": [\"198.51.100.100/24\"]}}}")
 	empty := writeFile(t, "empty.hcl", `node_name = "n1"`+"\n")
 	noDaemon := writeFile(t, "nodaemon.hcl", strings.ReplaceAll(validConfig, "%SOCK%", filepath.Join(t.TempDir(), "none.sock")))
 
@@ -77,6 +80,8 @@ func TestCommandLine(t *testing.T) {
 		{"maintenance without on or off", []string{"maintenance", "--socket", "/run/x.sock"}, 2, "", "say on or off", false},
 		{"maintenance maybe", []string{"maintenance", "maybe"}, 2, "", "say on or off", false},
 		{"validate warns of a missing interface", []string{"validate", "--config", noIface}, 0, "valid", `warning: interface "nosuch0" does not exist on this machine`, false},
+		{"validate JSON", []string{"validate", "--config", goodJSON}, 0, "valid (1 instances", "", false},
+		{"validate bad JSON", []string{"validate", "--config", badJSON}, 1, "", "bad.json:3:70: error: virtual_router_id = 300 is out of range", false},
 		{"validate warns of no instance", []string{"validate", "--config", empty}, 0, "valid (0 instances", "warning: " + empty + ": no vrrp_instance", false},
 		{"genhash without url", []string{"genhash"}, 2, "", "--url must be", false},
 		{"genhash bad scheme", []string{"genhash", "--url", "ftp://x/"}, 2, "", "--url must be", false},

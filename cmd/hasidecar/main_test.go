@@ -53,6 +53,10 @@ func TestCommandLine(t *testing.T) {
 	goodJSON := writeFile(t, "good.json", `{"node_name": "n1", "vrrp_instance": {"VI_1": {"interface": "lo", "virtual_router_id": 51,
   "priority": 150, "virtual_ips": ["198.51.100.100/24"]}}}`)
 	badJSON := writeFile(t, "bad.json", "{\n  \"node_name\": \"n1\",\n  \"vrrp_instance\": {\"VI_1\": {\"interface\": \"lo\", \"virtual_router_id\": 300,\n  \"priority\": 150, \"virtual_ips\": [\"198.51.100.100/24\"]}}}")
+	lb2 := writeFile(t, "lb2.hcl", strings.Replace(strings.ReplaceAll(validConfig, "%SOCK%", "/run/x.sock"), `"n1"`, `"n2"`, 1)+"\n")
+	lb2src, _ := os.ReadFile(lb2)
+	os.WriteFile(lb2, []byte(strings.Replace(string(lb2src), "priority          = 150", "priority          = 100", 1)), 0o644)
+	good2 := writeFile(t, "good2.hcl", strings.Replace(strings.ReplaceAll(validConfig, "%SOCK%", "/run/x.sock"), `"n1"`, `"n2"`, 1))
 	empty := writeFile(t, "empty.hcl", `node_name = "n1"`+"\n")
 	noDaemon := writeFile(t, "nodaemon.hcl", strings.ReplaceAll(validConfig, "%SOCK%", filepath.Join(t.TempDir(), "none.sock")))
 
@@ -80,6 +84,8 @@ func TestCommandLine(t *testing.T) {
 		{"maintenance without on or off", []string{"maintenance", "--socket", "/run/x.sock"}, 2, "", "say on or off", false},
 		{"maintenance maybe", []string{"maintenance", "maybe"}, 2, "", "say on or off", false},
 		{"validate warns of a missing interface", []string{"validate", "--config", noIface}, 0, "valid", `warning: interface "nosuch0" does not exist on this machine`, false},
+		{"validate a cluster", []string{"validate", "--config", good, "--config", lb2}, 0, "agree as one cluster", "", false},
+		{"validate a cluster with equal priorities", []string{"validate", "--config", good, "--config", good2}, 1, "", "n1 and n2 both have priority 150", false},
 		{"validate JSON", []string{"validate", "--config", goodJSON}, 0, "valid (1 instances", "", false},
 		{"validate bad JSON", []string{"validate", "--config", badJSON}, 1, "", "bad.json:3:70: error: virtual_router_id = 300 is out of range", false},
 		{"validate warns of no instance", []string{"validate", "--config", empty}, 0, "valid (0 instances", "warning: " + empty + ": no vrrp_instance", false},

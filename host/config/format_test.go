@@ -9,7 +9,6 @@ import (
 	"github.com/hashicorp/hcl/v2"
 )
 
-
 // TestJSONMatchesHCL loads the example in both syntaxes: the same
 // configuration must come out.
 func TestJSONMatchesHCL(t *testing.T) {

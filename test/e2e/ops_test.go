@@ -233,3 +233,43 @@ func copyFile(t *testing.T, from, to string, mode os.FileMode) {
 		t.Fatal(err)
 	}
 }
+
+// TestReloadKeepsChangedCheckHealth changes a tracked check's interval on a
+// running master. Its health must carry over until the first new result: a
+// slow check (0.8 s) must not leave the master advertising a lowered
+// priority in between, which would hand the VIP to the backup and back.
+func TestReloadKeepsChangedCheckHealth(t *testing.T) {
+	netlab.RequireRoot(t)
+	t.Parallel()
+	lab := netlab.New(t, 2)
+	n1, n2 := lab.Nodes[0], lab.Nodes[1]
+	check := func(interval string) string {
+		return fmt.Sprintf(`
+check "slow" {
+  plugin   = "script"
+  interval = %q
+  timeout  = "1500ms"
+  config { command = ["/bin/sleep", "0.8"] }
+}
+`, interval)
+	}
+	c1 := nodeConfig{Priority: 150, Preempt: true, Checks: check("2s"), InstanceExtra: "  track_check \"slow\" { weight = -60 }\n"}
+	d1 := startHasidecar(t, lab, n1, c1)
+	waitSoleHolder(t, lab, n1, 15*time.Second)
+	d2 := startHasidecar(t, lab, n2, nodeConfig{Priority: 100, Preempt: true})
+	time.Sleep(time.Second)
+	before := d2.status(t).Instances[0].Transitions
+
+	c1.Checks = check("3s")
+	d1.write(t, lab, c1)
+	if code, out := d1.reload(t); code != 0 {
+		t.Fatalf("reload: exit %d\n%s", code, out)
+	}
+	holdsSteady(t, lab, n1, 3*time.Second)
+	if after := d2.status(t).Instances[0]; after.Transitions != before || after.State != "BACKUP" {
+		t.Fatalf("the backup moved during the reload: %+v (transitions before %d)", after, before)
+	}
+	if st := d1.status(t).Instances[0]; st.EffectivePriority != 150 {
+		t.Fatalf("master's effective priority %d after reload, want 150", st.EffectivePriority)
+	}
+}

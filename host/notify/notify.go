@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/hasidecar/hasidecar/host/execsafe"
 )
 
 // DefaultTimeout bounds one run of a notify script.
@@ -89,6 +91,11 @@ func (n *Notifier) Run(ctx context.Context) {
 }
 
 func (n *Notifier) run(ev Event) {
+	// Checked at every run: a script made writable later is refused too.
+	if err := execsafe.Check(n.script); err != nil {
+		n.log.Error("notify script not run", zap.String("instance", ev.Instance), zap.String("state", ev.State), zap.Error(err))
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), n.timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, n.script, ev.Instance, ev.State, strconv.Itoa(int(ev.Priority)))

@@ -94,7 +94,26 @@ func TestFailureAndOutputAreLogged(t *testing.T) {
 		t.Fatalf("logs: %v", logs.All())
 	}
 	New("/nonexistent/notify.sh", time.Second, zap.New(core)).run(Event{"VI_1", "FAULT", 150})
-	if logs.FilterMessage("notify script failed").Len() != 2 {
+	if logs.FilterMessage("notify script not run").Len() != 1 {
 		t.Error("a missing script was not logged as a failure")
+	}
+}
+
+// TestInsecureScriptIsRefused: as root, a script another user could change
+// is not run (keepalived's enable_script_security, always on).
+func TestInsecureScriptIsRefused(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the check applies to a root daemon only")
+	}
+	path, out := script(t, `echo ran > "$OUT"`)
+	os.Chmod(path, 0o775)
+	core, logs := observer.New(zap.InfoLevel)
+	New(path, time.Second, zap.New(core)).run(Event{"VI_1", "MASTER", 150})
+	entries := logs.FilterMessage("notify script not run").All()
+	if len(entries) != 1 || !strings.Contains(entries[0].ContextMap()["error"].(string), "writable by its group") {
+		t.Fatalf("logs: %v", logs.All())
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Fatal("the insecure script ran")
 	}
 }

@@ -26,6 +26,9 @@ func writeTable(w io.Writer, st *control.Status) error {
 		if len(in.Faults) > 0 {
 			why = "fault: " + strings.Join(in.Faults, ", ")
 		}
+		if m := in.Maintenance; m != nil {
+			why = fmt.Sprintf("maintenance since %s: %s", m.Since.Local().Format("2006-01-02 15:04:05"), m.Reason)
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%d\t%s\n",
 			in.Name, in.State, in.Priority, in.EffectivePriority, in.VirtualRouterID, in.Interface,
 			strings.Join(in.VirtualIPs, ","), dash(in.MasterAddress), in.Transitions, dash(why))

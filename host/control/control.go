@@ -49,6 +49,14 @@ type InstanceStatus struct {
 	Dropped        map[string]uint64 `json:"dropped,omitempty"`
 	// Tracks says how each tracked check moves the priority now.
 	Tracks []TrackStatus `json:"track_checks,omitempty"`
+	// Maintenance is set while the instance is in maintenance.
+	Maintenance *MaintenanceStatus `json:"maintenance,omitempty"`
+}
+
+// MaintenanceStatus says why and since when an instance is in maintenance.
+type MaintenanceStatus struct {
+	Reason string    `json:"reason"`
+	Since  time.Time `json:"since"`
 }
 
 // TrackStatus is one track_check of an instance.

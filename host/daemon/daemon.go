@@ -50,6 +50,7 @@ type Daemon struct {
 	started  atomic.Bool // Run has started everything; reloads may apply
 
 	sockets sharedSockets // one VRRP socket per interface and mode
+	maint   maintStore    // instances in maintenance (maintenance.go)
 
 	mu         sync.Mutex // guards what follows
 	cfg        *config.Config
@@ -154,8 +155,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.background(func() error { d.followHealth(ctx); return nil })
 
+	d.restoreMaintenance()
 	for _, t := range runners {
 		d.applyHealth(ctx, t)
+		d.applyMaintenance(ctx, t)
 		d.start(t)
 	}
 	d.started.Store(true)
@@ -600,6 +603,7 @@ func (d *Daemon) Status() control.Status {
 	if d.health != nil {
 		st.Checks = d.health.Status()
 	}
+	d.maintenanceStatus(&st)
 	return st
 }
 
@@ -736,6 +740,7 @@ func (d *Daemon) Reload(ctx context.Context, path string) error {
 	}
 	for _, t := range fresh {
 		d.applyHealth(ctx, t)
+		d.applyMaintenance(ctx, t)
 		d.start(t)
 		d.log.Info("instance added by reload", zap.String("instance", t.ic.Name))
 	}

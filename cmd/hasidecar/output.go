@@ -36,6 +36,17 @@ func writeTable(w io.Writer, st *control.Status) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	for _, in := range st.Instances {
+		for _, c := range in.Conflicts {
+			if c.Active {
+				fmt.Fprintf(w, "\nCONFLICT %s (%s, %d seen, last %s): %s", in.Name, c.Kind, c.Count,
+					c.LastSeen.Local().Format("15:04:05"), c.Message)
+			}
+		}
+	}
+	for _, warn := range st.Warnings {
+		fmt.Fprintf(w, "\nWARNING %s", warn)
+	}
 	if len(st.Checks) == 0 {
 		return nil
 	}

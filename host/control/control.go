@@ -25,6 +25,9 @@ type Status struct {
 	ConfigPath string           `json:"config_path,omitempty"`
 	Instances  []InstanceStatus `json:"instances"`
 	Checks     []CheckStatus    `json:"checks"`
+	// Warnings are what is legal but likely wrong (a weight too small to
+	// move the VIPs), in the operator's words.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // InstanceStatus describes one VRRP instance.
@@ -49,8 +52,22 @@ type InstanceStatus struct {
 	Dropped        map[string]uint64 `json:"dropped,omitempty"`
 	// Tracks says how each tracked check moves the priority now.
 	Tracks []TrackStatus `json:"track_checks,omitempty"`
+	// Conflicts are peers configured otherwise on our VRID, or other
+	// machines answering for our VIPs, seen since start.
+	Conflicts []ConflictStatus `json:"conflicts,omitempty"`
 	// Maintenance is set while the instance is in maintenance.
 	Maintenance *MaintenanceStatus `json:"maintenance,omitempty"`
+}
+
+// ConflictStatus is one conflict with one peer.
+type ConflictStatus struct {
+	Kind      string    `json:"kind"` // version, auth, interval, addresses, duplicate_vip
+	Peer      string    `json:"peer"` // its address (or MAC, for a duplicate VIP)
+	Message   string    `json:"message"`
+	Count     uint64    `json:"count"`
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
+	Active    bool      `json:"active"` // seen in the last 30 s
 }
 
 // MaintenanceStatus says why and since when an instance is in maintenance.

@@ -97,10 +97,11 @@ type Runner struct {
 
 	sent, recv atomic.Uint64
 
-	mu       sync.Mutex
-	status   control.InstanceStatus
-	dropped  map[string]uint64
-	onChange func(vrrp.Transition, uint8)
+	mu        sync.Mutex
+	status    control.InstanceStatus
+	dropped   map[string]uint64
+	conflicts map[string]*conflictRecord // by kind and peer (conflict.go)
+	onChange  func(vrrp.Transition, uint8)
 }
 
 // received is an advert the receiver checked, with the packet it came in
@@ -348,6 +349,7 @@ func (r *Runner) Status() control.InstanceStatus {
 	for k, v := range r.dropped {
 		st.Dropped[k] = v
 	}
+	st.Conflicts = r.conflictStatusLocked(time.Now())
 	// A shared socket drops for an instance whose loop fell behind.
 	if q, ok := r.conn.(interface{ Overflows() uint64 }); ok {
 		if n := q.Overflows(); n > 0 {
@@ -691,6 +693,11 @@ func (r *Runner) validate(pkt vrrpconn.Packet) (vrrp.AdvertReceived, bool) {
 		reason = packet.Check(ad, pkt.TTL, *expect)
 	}
 	if reason != packet.ReasonNone {
+		if kind, msg, ok := describeConflict(reason, ad, pkt.Src, *expect); ok {
+			r.noteConflict(kind, pkt.Src.String(), msg, time.Now())
+			r.countDrop(string(reason)) // logged as a conflict, at error level
+			return vrrp.AdvertReceived{}, false
+		}
 		r.drop(reason, pkt, nil)
 		return vrrp.AdvertReceived{}, false
 	}

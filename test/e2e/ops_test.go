@@ -273,3 +273,60 @@ check "slow" {
 		t.Fatalf("master's effective priority %d after reload, want 150", st.EffectivePriority)
 	}
 }
+
+// TestConflictsSaidPlainly runs hasidecar at its default VRRPv3 beside
+// keepalived at VRRPv2 (keepalived's default): two masters, and hasidecar
+// must say why, at error level, in status and in a way an operator can act
+// on. Then the same with another password.
+func TestConflictsSaidPlainly(t *testing.T) {
+	netlab.RequireRoot(t)
+	netlab.RequireKeepalived(t)
+	t.Parallel()
+	tests := []struct {
+		name       string
+		h, k       nodeConfig
+		kind, want string
+	}{
+		{"version", nodeConfig{Priority: 150, Preempt: true, Version: 3, AdvertInterval: time.Second},
+			nodeConfig{Priority: 100, Preempt: true, Version: 2, AdvertInterval: time.Second},
+			"version", "speaks VRRPv2 on VRID 51; set version = 2 to pair with it"},
+		{"password", nodeConfig{Priority: 150, Preempt: true, Version: 2, AdvertInterval: time.Second, AuthPass: "secret1"},
+			nodeConfig{Priority: 100, Preempt: true, Version: 2, AdvertInterval: time.Second, AuthPass: "other22"},
+			"auth", "advertises VRID 51 with another auth_pass"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lab := netlab.New(t, 2)
+			n1, n2 := lab.Nodes[0], lab.Nodes[1]
+			d := startHasidecar(t, lab, n1, tt.h)
+			keepalivedPeer(t, lab, n2, tt.k)
+			if err := d.proc.WaitLog("hasidecar running", 15*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			want := n2.Addr.String() + " " + tt.want
+			deadline := time.Now().Add(15 * time.Second)
+			for {
+				st := d.status(t).Instances[0]
+				found := false
+				for _, c := range st.Conflicts {
+					if c.Kind == tt.kind && c.Active && strings.Contains(c.Message, want) {
+						found = true
+					}
+				}
+				if found {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("status shows no %s conflict %q: %+v", tt.kind, want, st.Conflicts)
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			if err := d.proc.WaitLog("ERROR\tconflict: "+want, 5*time.Second); err != nil {
+				t.Fatalf("no error-level log line: %v", err)
+			}
+			if code, out := cliIn(t, "/", "status", "--socket", d.socket); code != 0 || !strings.Contains(out, "CONFLICT VI_1 ("+tt.kind) {
+				t.Errorf("status table:\n%s", out)
+			}
+		})
+	}
+}

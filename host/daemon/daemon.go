@@ -51,6 +51,7 @@ type Daemon struct {
 
 	sockets sharedSockets // one VRRP socket per interface and mode
 	maint   maintStore    // instances in maintenance (maintenance.go)
+	guards  guardSet      // duplicate VIP detection (vipguard.go)
 
 	mu         sync.Mutex // guards what follows
 	cfg        *config.Config
@@ -161,6 +162,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.applyMaintenance(ctx, t)
 		d.start(t)
 	}
+	d.startGuards(ctx)
+	d.background(func() error { d.probeVIPs(ctx); return nil })
 	d.started.Store(true)
 	d.log.Info("hasidecar running", zap.String("node", cfg.NodeName),
 		zap.Int("instances", len(runners)), zap.String("control_socket", cfg.Control.Socket))
@@ -744,6 +747,7 @@ func (d *Daemon) Reload(ctx context.Context, path string) error {
 		d.start(t)
 		d.log.Info("instance added by reload", zap.String("instance", t.ic.Name))
 	}
+	d.startGuards(d.ctx)
 	d.log.Info("configuration reloaded", zap.String("config", path),
 		zap.Int("instances_kept", len(keep)), zap.Int("instances_started", len(fresh)))
 	return errors.Join(errs...)

@@ -39,7 +39,7 @@ func TestMaintenanceHandover(t *testing.T) {
 	c1 := nodeConfig{Priority: 150, Preempt: true, Checks: stateDir(t)}
 	d1 := startHasidecar(t, lab, n1, c1)
 	waitSoleHolder(t, lab, n1, 10*time.Second)
-	startHasidecar(t, lab, n2, nodeConfig{Priority: 100, Preempt: true, Checks: stateDir(t)})
+	d2 := startHasidecar(t, lab, n2, nodeConfig{Priority: 100, Preempt: true, Checks: stateDir(t)})
 	time.Sleep(time.Second)
 
 	ping := lab.Client.StartPinger(t, vip.Addr(), 10*time.Millisecond)
@@ -90,6 +90,13 @@ func TestMaintenanceHandover(t *testing.T) {
 	}
 	if st := d1.status(t).Instances[0]; st.State != "MASTER" || st.Maintenance != nil {
 		t.Fatalf("after off: %+v", st)
+	}
+	// A handover is no duplicate VIP owner, though both hold the VIP for
+	// a moment.
+	for _, d := range []*daemon{d1, d2} {
+		for _, c := range d.status(t).Instances[0].Conflicts {
+			t.Errorf("%s reports a conflict after planned handovers: %+v", d.node.Name, c)
+		}
 	}
 }
 

@@ -225,3 +225,27 @@ func nodeNames(cfgs []*Config) []string {
 	}
 	return names
 }
+
+// WeightWarnings is CheckCluster's weight arithmetic for one node, run on a
+// backup: masterPriority is what the master advertises now (its checks
+// passing). Assuming the master tracks the same checks with the same
+// weights as this file, each one whose failure would leave the master at or
+// above our priority is a warning: the VIPs would not move.
+func WeightWarnings(in Instance, master string, masterPriority int) []string {
+	if masterPriority <= 0 || masterPriority == ownerPriority {
+		return nil
+	}
+	ours := healthyPriority(in)
+	var out []string
+	for _, tc := range in.TrackChecks {
+		if tc.Weight == 0 {
+			continue
+		}
+		failing := clampPriority(masterPriority - abs(tc.Weight))
+		if failing >= ours {
+			out = append(out, fmt.Sprintf("%s: if master %s tracks check %s with weight %d as this node does, its failure leaves priority %d >= our %d: the VIPs would not move (hasidecar validate with both nodes' files checks this)",
+				in.Name, master, tc.Check, tc.Weight, failing, ours))
+		}
+	}
+	return out
+}

@@ -149,3 +149,16 @@ func TestCheckClusterVIPsAndLoneVRID(t *testing.T) {
 		t.Errorf("shared node names: %s", out.String())
 	}
 }
+
+func TestWeightWarnings(t *testing.T) {
+	in := clusterNode(t, "lb-2", 100, `track_check "nginx" { weight = -40 }`).Instances[0]
+	if w := WeightWarnings(in, "198.51.100.1", 150); len(w) != 1 || !strings.Contains(w[0], "its failure leaves priority 110 >= our 100") {
+		t.Fatalf("warnings %q", w)
+	}
+	if w := WeightWarnings(in, "198.51.100.1", 120); len(w) != 0 {
+		t.Fatalf("a weight that moves the VIPs warned: %q", w)
+	}
+	if w := WeightWarnings(in, "", 0); len(w) != 0 {
+		t.Fatalf("no master known, yet %q", w)
+	}
+}

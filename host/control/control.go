@@ -52,6 +52,8 @@ type InstanceStatus struct {
 	Dropped        map[string]uint64 `json:"dropped,omitempty"`
 	// Tracks says how each tracked check moves the priority now.
 	Tracks []TrackStatus `json:"track_checks,omitempty"`
+	// MasterPriority is what the master we follow advertises (BACKUP).
+	MasterPriority int `json:"master_priority,omitempty"`
 	// Conflicts are peers configured otherwise on our VRID, or other
 	// machines answering for our VIPs, seen since start.
 	Conflicts []ConflictStatus `json:"conflicts,omitempty"`

@@ -602,6 +602,10 @@ func (d *Daemon) Status() control.Status {
 			}
 		}
 		st.Instances = append(st.Instances, is)
+		d.mu.Lock()
+		ic := t.ic
+		d.mu.Unlock()
+		st.Warnings = append(st.Warnings, config.WeightWarnings(ic, is.MasterAddress, is.MasterPriority)...)
 	}
 	if d.health != nil {
 		st.Checks = d.health.Status()

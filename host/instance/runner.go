@@ -770,11 +770,12 @@ type snapshotKey struct {
 	transitions int
 	faults      int
 	interval    time.Duration
+	masterPrio  uint8
 }
 
 func (r *Runner) snapshotKey() snapshotKey {
 	return snapshotKey{r.fsm.State(), r.fsm.EffectivePriority(), r.fsm.MasterAddress(), r.fsm.Transitions(),
-		r.fsm.NumFaults(), r.fsm.AdvertInterval()}
+		r.fsm.NumFaults(), r.fsm.AdvertInterval(), r.fsm.MasterPriority()}
 }
 
 func (r *Runner) snapshot(moved *vrrp.Transition) {
@@ -802,6 +803,7 @@ func (r *Runner) snapshot(moved *vrrp.Transition) {
 	st.Version = int(r.spec.Version)
 	st.AdvertInterval = r.fsm.AdvertInterval().String()
 	st.Faults = r.fsm.Faults()
+	st.MasterPriority = int(r.fsm.MasterPriority())
 	if moved != nil {
 		st.LastReason = moved.Reason
 	}

@@ -66,3 +66,13 @@ func (in *Instance) maintenanceChanged(now time.Time, m MaintenanceChanged) []Ac
 	}
 	return nil
 }
+
+// MasterPriority is the priority the master we follow advertised last,
+// while BACKUP with a known master; 0 otherwise. With our own weights it
+// tells whether a failing check on the master would move the VIPs here.
+func (in *Instance) MasterPriority() uint8 {
+	if in.state != Backup || !in.masterAddr.IsValid() {
+		return 0
+	}
+	return in.masterPriority
+}

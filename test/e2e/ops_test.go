@@ -372,3 +372,41 @@ func TestDuplicateVIPOwner(t *testing.T) {
 		t.Fatalf("state %s", st.State)
 	}
 }
+
+// TestStatusWarnsOfAWeightTooSmall: the backup hears the master advertise
+// 150; with its own weight of -40 the master's failure would leave 110,
+// above the backup's 100. Status says so.
+func TestStatusWarnsOfAWeightTooSmall(t *testing.T) {
+	netlab.RequireRoot(t)
+	t.Parallel()
+	lab := netlab.New(t, 2)
+	n1, n2 := lab.Nodes[0], lab.Nodes[1]
+	checks := `
+check "nginx" {
+  plugin = "script"
+  config { command = ["/bin/true"] }
+}
+`
+	extra := "  track_check \"nginx\" { weight = -40 }\n"
+	startHasidecar(t, lab, n1, nodeConfig{Priority: 150, Preempt: true, Checks: checks, InstanceExtra: extra})
+	waitSoleHolder(t, lab, n1, 15*time.Second)
+	d2 := startHasidecar(t, lab, n2, nodeConfig{Priority: 100, Preempt: true, Checks: checks, InstanceExtra: extra})
+	if err := d2.proc.WaitLog("hasidecar running", 15*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	want := "tracks check nginx with weight -40 as this node does, its failure leaves priority 110 >= our 100"
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st := d2.status(t)
+		if len(st.Warnings) == 1 && strings.Contains(st.Warnings[0], want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("backup's status warnings: %q", st.Warnings)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if code, out := cliIn(t, "/", "status", "--socket", d2.socket); code != 0 || !strings.Contains(out, "WARNING VI_1: if master") {
+		t.Errorf("status table:\n%s", out)
+	}
+}

@@ -27,7 +27,7 @@ func TestSystemdUnitVerifies(t *testing.T) {
 		t.Fatal(err)
 	}
 	unit := strings.ReplaceAll(string(b), "/usr/bin/hasidecar", binary)
-	for _, want := range []string{"Type=notify", "WatchdogSec=", "ExecReload=/bin/kill -HUP $MAINPID", "CAP_NET_ADMIN", "CAP_NET_RAW"} {
+	for _, want := range []string{"Type=notify", "WatchdogSec=", "ExecReload=/bin/kill -HUP $MAINPID", "CAP_NET_ADMIN", "CAP_NET_RAW", "StateDirectory=hasidecar"} {
 		if !strings.Contains(unit, want) {
 			t.Errorf("unit lacks %q", want)
 		}
@@ -83,6 +83,7 @@ func TestDebianPackage(t *testing.T) {
 		"./lib/systemd/system/hasidecar.service", "-rw-r----- root/root", "./etc/hasidecar/hasidecar.hcl",
 		"./usr/share/doc/hasidecar/README.md", "./usr/share/doc/hasidecar/copyright",
 		"./usr/share/doc/hasidecar/configuration.md", "./usr/share/doc/hasidecar/from-keepalived.md",
+		"./usr/share/hasidecar/grafana-dashboard.json",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("package lacks %s:\n%s", want, out)

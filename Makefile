@@ -30,10 +30,11 @@ go-check:
 
 PLUGINS := icmp tcp httpget script
 
+# One executable: the built-in plugins are the same file, started under the
+# name hasidecar-plugin-NAME (a symlink) in their own processes.
 build: go-check
 	$(BUILD) -o $(BIN)/hasidecar ./cmd/hasidecar
-	@for p in $(PLUGINS); do echo "$(BUILD) -o $(BIN)/hasidecar-plugin-$$p ./plugins/$$p"; \
-		$(BUILD) -o $(BIN)/hasidecar-plugin-$$p ./plugins/$$p || exit 1; done
+	@for p in $(PLUGINS); do ln -sfn hasidecar $(BIN)/hasidecar-plugin-$$p; done
 
 deps:
 	@./scripts/install-deps.sh

@@ -22,11 +22,18 @@ const probeEvery = 5 * time.Second
 // hears us.
 const guardGrace = 2 * time.Second
 
+// guardConfirm is how long a master waits before it calls a claim a
+// conflict: a node that takes over from us announces the VIPs at once, and
+// we step down as soon as we hear its advertisement, which races with its
+// gratuitous ARP. A real duplicate owner is still there a second later.
+const guardConfirm = time.Second
+
 // guardSet is one ARP guard per interface, and when each master became one.
 type guardSet struct {
-	mu     sync.Mutex
-	open   map[string]*vipguard.Guard
-	master map[*tracked]masterMark
+	mu      sync.Mutex
+	open    map[string]*vipguard.Guard
+	master  map[*tracked]masterMark
+	pending map[string]bool // claims waiting for guardConfirm, by instance and MAC
 }
 
 type masterMark struct {
@@ -110,12 +117,38 @@ func (d *Daemon) onClaim(iface string, c vipguard.Claim) {
 		}
 		for _, a := range d.ownedAddrs(t, now) {
 			if a == c.Addr {
-				t.ReportConflict(instance.ConflictDuplicate, c.MAC.String(), fmt.Sprintf(
-					"%s (MAC %s) answers for %s while this node is master of %s: duplicate VIP owner; find it with `ip neigh show %s` on a client and remove the address there",
-					c.Addr, c.MAC, c.Addr, name, c.Addr))
+				d.confirmClaim(t, name, c)
 			}
 		}
 	}
+}
+
+// confirmClaim reports c after guardConfirm if t is then still the master
+// it was: a legitimate new master would have made it step down by then.
+func (d *Daemon) confirmClaim(t *tracked, name string, c vipguard.Claim) {
+	key := name + " " + c.MAC.String() + " " + c.Addr.String()
+	d.guards.mu.Lock()
+	if d.guards.pending == nil {
+		d.guards.pending = map[string]bool{}
+	}
+	if d.guards.pending[key] {
+		d.guards.mu.Unlock()
+		return
+	}
+	d.guards.pending[key] = true
+	mark := d.guards.master[t]
+	d.guards.mu.Unlock()
+	time.AfterFunc(guardConfirm, func() {
+		d.guards.mu.Lock()
+		delete(d.guards.pending, key)
+		d.guards.mu.Unlock()
+		if st := t.Status(); st.State != "MASTER" || st.Transitions != mark.transitions {
+			return
+		}
+		t.ReportConflict(instance.ConflictDuplicate, c.MAC.String(), fmt.Sprintf(
+			"%s (MAC %s) answers for %s while this node is master of %s: duplicate VIP owner; find it with `ip neigh show %s` on a client and remove the address there",
+			c.Addr, c.MAC, c.Addr, name, c.Addr))
+	})
 }
 
 // probeVIPs asks, every probeEvery, who else owns each master's addresses;

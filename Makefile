@@ -67,13 +67,15 @@ lint:
 
 # Each fuzz target for a minute (FUZZTIME=10s for a quick pass): the packet
 # decoder, the socket's header parsing, the configuration loader, and what
-# the host does with a plugin's replies.
+# the host does with a plugin's replies, and the ARP frames that reveal a
+# duplicate VIP owner.
 FUZZTIME ?= 60s
 fuzz: go-check
 	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime $(FUZZTIME) ./host/vrrp/packet/
 	$(GO) test -run '^$$' -fuzz '^FuzzAccept$$' -fuzztime $(FUZZTIME) ./host/vrrpconn/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./host/config/
 	$(GO) test -run '^$$' -fuzz '^FuzzPluginReply$$' -fuzztime $(FUZZTIME) ./host/checkspec/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseClaim$$' -fuzztime $(FUZZTIME) ./host/vipguard/
 
 # Regenerates sdk/pluginpb from sdk/proto/checker.proto (protoc from Debian's
 # protobuf-compiler; the Go generators from the module proxy).

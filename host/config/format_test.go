@@ -140,3 +140,25 @@ func TestControlGroupAndStateDir(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseJSON feeds the JSON syntax the same way: never a panic, errors
+// only with a nil configuration, every diagnostic one line with a position.
+func FuzzParseJSON(f *testing.F) {
+	if example, err := os.ReadFile("testdata/example.json"); err == nil {
+		f.Add(example)
+	}
+	for _, seed := range []string{"", "{}", `{"node_name": null}`, `{"vrrp_instance": {"x": []}}`, `{"check": {"a": {"config": 1}}}`, `[1, 2]`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		cfg, diags := ParseWith(src, "fuzz.json", testHost)
+		if diags.HasErrors() != (cfg == nil) {
+			t.Fatalf("HasErrors = %v but cfg = %v", diags.HasErrors(), cfg)
+		}
+		for _, d := range diags {
+			if line := FormatDiagnostic(d); strings.Contains(line, "\n") || d.Subject == nil {
+				t.Fatalf("diagnostic %q (subject %v)", line, d.Subject)
+			}
+		}
+	})
+}

@@ -49,7 +49,7 @@ func describeConflict(reason packet.Reason, ad *packet.Advertisement, from netip
 		return ConflictInterval, fmt.Sprintf("%s advertises VRID %d every %v, we every %v; set advert_interval = %q to pair with it",
 			from, ad.VRID, ad.Interval, want.Interval, ad.Interval.String()), true
 	case packet.ReasonAddressCount, packet.ReasonAddressList:
-		return ConflictAddresses, fmt.Sprintf("%s advertises VRID %d with virtual IPs %s, we have %s: make virtual_ips equal, or give one of the two clusters another virtual_router_id",
+		return ConflictAddresses, fmt.Sprintf("VRID collision? %s advertises VRID %d with virtual IPs %s, we have %s: give one of the two clusters another virtual_router_id, or make virtual_ips equal",
 			from, ad.VRID, addrList(ad.Addresses), addrList(want.Addresses)), true
 	}
 	return "", "", false

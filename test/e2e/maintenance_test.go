@@ -116,3 +116,35 @@ func TestMaintenanceRefusals(t *testing.T) {
 		t.Fatalf("a refused request changed the instance: %+v", st)
 	}
 }
+
+// TestMaintenanceWithKeepalivedBackup: the backup is keepalived, which
+// ignores a lower-priority master and takes over when its master-down timer
+// runs out; the leaving hasidecar keeps answering until then, so the
+// client still loses nothing.
+func TestMaintenanceWithKeepalivedBackup(t *testing.T) {
+	netlab.RequireRoot(t)
+	netlab.RequireKeepalived(t)
+	t.Parallel()
+	lab := netlab.New(t, 2)
+	n1, n2 := lab.Nodes[0], lab.Nodes[1]
+	d1 := startHasidecar(t, lab, n1, nodeConfig{Priority: 150, Preempt: true, Checks: stateDir(t)})
+	waitSoleHolder(t, lab, n1, 10*time.Second)
+	keepalivedPeer(t, lab, n2, nodeConfig{Priority: 100, Preempt: true})
+	time.Sleep(time.Second)
+	holdsSteady(t, lab, n1, 500*time.Millisecond)
+
+	ping := lab.Client.StartPinger(t, vip.Addr(), 10*time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
+	d1.maintenance(t, "on")
+	waitSoleHolder(t, lab, n2, 10*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	on := ping.Stop()
+	t.Logf("maintenance on, keepalived backup: %d/%d replies, longest gap %v", on.Received, on.Sent, on.LongestGap)
+	if on.LongestGap > 500*time.Millisecond {
+		t.Errorf("maintenance on cost the client %v", on.LongestGap)
+	}
+	holdsSteady(t, lab, n2, time.Second)
+
+	d1.maintenance(t, "off")
+	waitSoleHolder(t, lab, n1, 10*time.Second)
+}

@@ -14,6 +14,8 @@
 //	log_level                         "info"      (debug | info | warn | error)
 //	log_format                        "json"      (json | console)
 //	control.socket                    "/run/hasidecar/hasidecar.sock"
+//	control.group                     none: status, reload and maintenance for root only
+//	state_dir                         "/var/lib/hasidecar"
 //	metrics                           absent: no metrics listener
 //	check.interval                    "1s"        (keepalived vrrp_script interval)
 //	check.timeout                     the check's interval; must not exceed it
@@ -57,6 +59,7 @@ const (
 	DefaultLogLevel       = "info"
 	DefaultLogFormat      = "json"
 	DefaultControlSocket  = "/run/hasidecar/hasidecar.sock"
+	DefaultStateDir       = "/var/lib/hasidecar"
 	DefaultCheckInterval  = time.Second
 	DefaultCheckRise      = 1
 	DefaultCheckFall      = 1
@@ -68,6 +71,9 @@ const (
 
 // Config is a fully decoded, defaulted and validated configuration file.
 type Config struct {
+	// Path is the file's absolute path (empty for Parse of bytes): a
+	// reload re-reads it whatever the caller's working directory.
+	Path      string
 	NodeName  string
 	PluginDir string
 	LogLevel  string // debug | info | warn | error
@@ -83,11 +89,14 @@ type Config struct {
 	// vrrp_sync_group). Their track_check and track_interface blocks are
 	// already merged into each member's.
 	SyncGroups []SyncGroup
+	// StateDir keeps what must survive a restart (maintenance mode).
+	StateDir string
 }
 
 // Control configures the Unix socket that status and reload talk to.
 type Control struct {
 	Socket string
+	Group  string // may read status; empty: root only
 }
 
 // Metrics configures the Prometheus listener.

@@ -51,6 +51,8 @@ type Daemon struct {
 
 	sockets sharedSockets // one VRRP socket per interface and mode
 	groups  *groups       // the sync groups; nil without any
+	maint   maintStore    // instances in maintenance (maintenance.go)
+	guards  guardSet      // duplicate VIP detection (vipguard.go)
 
 	mu         sync.Mutex // guards what follows
 	cfg        *config.Config
@@ -127,7 +129,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 
-	l, err := control.Listen(cfg.Control.Socket)
+	l, err := control.ListenGroup(cfg.Control.Socket, cfg.Control.Group)
 	if err != nil {
 		d.releaseAll()
 		return err
@@ -157,10 +159,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.background(func() error { d.followHealth(ctx); return nil })
 
+	d.restoreMaintenance()
 	for _, t := range runners {
 		d.applyHealth(ctx, t)
+		d.applyMaintenance(ctx, t)
 		d.start(t)
 	}
+	d.startGuards(ctx)
+	d.background(func() error { d.probeVIPs(ctx); return nil })
 	d.started.Store(true)
 	d.log.Info("hasidecar running", zap.String("node", cfg.NodeName),
 		zap.Int("instances", len(runners)), zap.String("control_socket", cfg.Control.Socket))
@@ -592,9 +598,9 @@ func (d *Daemon) feedWatchdog(ctx context.Context, every time.Duration) {
 // Status implements control.Handler.
 func (d *Daemon) Status() control.Status {
 	d.mu.Lock()
-	node := d.cfg.NodeName
+	node, path := d.cfg.NodeName, d.cfg.Path
 	d.mu.Unlock()
-	st := control.Status{NodeName: node, Instances: []control.InstanceStatus{}, Checks: []control.CheckStatus{}}
+	st := control.Status{NodeName: node, ConfigPath: path, Instances: []control.InstanceStatus{}, Checks: []control.CheckStatus{}}
 	for _, t := range d.current() {
 		is := t.Status()
 		base, checks, _, _ := d.view(t)
@@ -606,10 +612,15 @@ func (d *Daemon) Status() control.Status {
 			}
 		}
 		st.Instances = append(st.Instances, is)
+		d.mu.Lock()
+		ic := t.ic
+		d.mu.Unlock()
+		st.Warnings = append(st.Warnings, config.WeightWarnings(ic, is.MasterAddress, is.MasterPriority)...)
 	}
 	if d.health != nil {
 		st.Checks = d.health.Status()
 	}
+	d.maintenanceStatus(&st)
 	return st
 }
 
@@ -655,6 +666,11 @@ func (d *Daemon) Reload(ctx context.Context, path string) error {
 	}
 	_, _ = systemd.Notify("RELOADING=1")
 	defer systemd.Notify("READY=1")
+	if path == "" {
+		d.mu.Lock()
+		path = d.cfg.Path // the file the daemon was started with
+		d.mu.Unlock()
+	}
 
 	cfg, diags := config.Load(path)
 	if diags.HasErrors() {
@@ -741,9 +757,11 @@ func (d *Daemon) Reload(ctx context.Context, path string) error {
 	}
 	for _, t := range fresh {
 		d.applyHealth(ctx, t)
+		d.applyMaintenance(ctx, t)
 		d.start(t)
 		d.log.Info("instance added by reload", zap.String("instance", t.ic.Name))
 	}
+	d.startGuards(d.ctx)
 	d.log.Info("configuration reloaded", zap.String("config", path),
 		zap.Int("instances_kept", len(keep)), zap.Int("instances_started", len(fresh)))
 	return errors.Join(errs...)

@@ -97,11 +97,12 @@ type Runner struct {
 
 	sent, recv atomic.Uint64
 
-	mu       sync.Mutex
-	status   control.InstanceStatus
-	dropped  map[string]uint64
-	onChange func(vrrp.Transition, uint8)
-	onWant   func(bool) // a held backup wants to be master (sync groups)
+	mu        sync.Mutex
+	status    control.InstanceStatus
+	dropped   map[string]uint64
+	conflicts map[string]*conflictRecord // by kind and peer (conflict.go)
+	onChange  func(vrrp.Transition, uint8)
+	onWant    func(bool) // a held backup wants to be master (sync groups)
 }
 
 // received is an advert the receiver checked, with the packet it came in
@@ -354,6 +355,7 @@ func (r *Runner) Status() control.InstanceStatus {
 	for k, v := range r.dropped {
 		st.Dropped[k] = v
 	}
+	st.Conflicts = r.conflictStatusLocked(time.Now())
 	// A shared socket drops for an instance whose loop fell behind.
 	if q, ok := r.conn.(interface{ Overflows() uint64 }); ok {
 		if n := q.Overflows(); n > 0 {
@@ -701,6 +703,11 @@ func (r *Runner) validate(pkt vrrpconn.Packet) (vrrp.AdvertReceived, bool) {
 		reason = packet.Check(ad, pkt.TTL, *expect)
 	}
 	if reason != packet.ReasonNone {
+		if kind, msg, ok := describeConflict(reason, ad, pkt.Src, *expect); ok {
+			r.noteConflict(kind, pkt.Src.String(), msg, time.Now())
+			r.countDrop(string(reason)) // logged as a conflict, at error level
+			return vrrp.AdvertReceived{}, false
+		}
 		r.drop(reason, pkt, nil)
 		return vrrp.AdvertReceived{}, false
 	}
@@ -773,11 +780,12 @@ type snapshotKey struct {
 	transitions int
 	faults      int
 	interval    time.Duration
+	masterPrio  uint8
 }
 
 func (r *Runner) snapshotKey() snapshotKey {
 	return snapshotKey{r.fsm.State(), r.fsm.EffectivePriority(), r.fsm.MasterAddress(), r.fsm.Transitions(),
-		r.fsm.NumFaults(), r.fsm.AdvertInterval()}
+		r.fsm.NumFaults(), r.fsm.AdvertInterval(), r.fsm.MasterPriority()}
 }
 
 func (r *Runner) snapshot(moved *vrrp.Transition) {
@@ -805,6 +813,7 @@ func (r *Runner) snapshot(moved *vrrp.Transition) {
 	st.Version = int(r.spec.Version)
 	st.AdvertInterval = r.fsm.AdvertInterval().String()
 	st.Faults = r.fsm.Faults()
+	st.MasterPriority = int(r.fsm.MasterPriority())
 	if moved != nil {
 		st.LastReason = moved.Reason
 	}

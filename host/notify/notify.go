@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/hasidecar/hasidecar/host/execsafe"
 )
 
 // DefaultTimeout bounds one run of a notify script.
@@ -149,6 +151,11 @@ func (n *Notifier) run(ev Event) {
 
 // exec runs one command within the timeout.
 func (n *Notifier) exec(ev Event, argv []string) {
+	// Checked at every run: a script made writable later is refused too.
+	if err := execsafe.Check(argv[0]); err != nil {
+		n.log.Error("notify script not run", zap.Strings("command", argv), zap.String("instance", ev.Instance), zap.String("state", ev.State), zap.Error(err))
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), n.timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)

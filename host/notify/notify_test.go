@@ -94,7 +94,7 @@ func TestFailureAndOutputAreLogged(t *testing.T) {
 		t.Fatalf("logs: %v", logs.All())
 	}
 	New(Scripts{Notify: "/nonexistent/notify.sh"}, time.Second, zap.New(core)).run(Event{Instance: "VI_1", State: "FAULT", Priority: 150})
-	if logs.FilterMessage("notify script failed").Len() != 2 {
+	if logs.FilterMessage("notify script not run").Len() != 1 {
 		t.Error("a missing script was not logged as a failure")
 	}
 }
@@ -118,5 +118,24 @@ func TestKeepalivedConvention(t *testing.T) {
 	}
 	if !n.Scripts().Equal(Scripts{Notify: path, Master: []string{state, "m", "a b"}, Stop: []string{state, "stop"}}) || n.Scripts().Empty() {
 		t.Error("Scripts() differs from what New was given")
+	}
+}
+
+// TestInsecureScriptIsRefused: as root, a script another user could change
+// is not run (keepalived's enable_script_security, always on).
+func TestInsecureScriptIsRefused(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the check applies to a root daemon only")
+	}
+	path, out := script(t, `echo ran > "$OUT"`)
+	os.Chmod(path, 0o775)
+	core, logs := observer.New(zap.InfoLevel)
+	New(Scripts{Notify: path}, time.Second, zap.New(core)).run(Event{Instance: "VI_1", State: "MASTER", Priority: 150})
+	entries := logs.FilterMessage("notify script not run").All()
+	if len(entries) != 1 || !strings.Contains(entries[0].ContextMap()["error"].(string), "writable by its group") {
+		t.Fatalf("logs: %v", logs.All())
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Fatal("the insecure script ran")
 	}
 }

@@ -118,6 +118,8 @@ func (in *Instance) Handle(now time.Time, ev Event) []Action {
 		return in.resign(now, e.Reason)
 	case Hold:
 		return in.hold(now, e)
+	case MaintenanceChanged:
+		return in.maintenanceChanged(now, e)
 	}
 	return nil
 }
@@ -146,6 +148,11 @@ func (in *Instance) start(now time.Time) []Action {
 // join enters the election from INIT or FAULT: the owner becomes master at
 // once, everyone else waits a Master_Down_Interval as backup.
 func (in *Instance) join(now time.Time, why string) []Action {
+	if in.maint {
+		in.masterAdverInterval = in.cfg.AdvertInterval
+		in.masterAddr = netip.Addr{}
+		return in.becomeBackup(now, why+"; in maintenance ("+in.maintReason+"): staying out of the election")
+	}
 	if in.cfg.Priority == OwnerPriority {
 		return in.becomeMaster(now, why+"; priority 255 owns the addresses")
 	}
@@ -188,7 +195,7 @@ func (in *Instance) tick(now time.Time) []Action {
 		}
 		return []Action{in.advertisement()}
 	case Backup:
-		if now.Before(in.masterDownAt) {
+		if in.maint || now.Before(in.masterDownAt) {
 			return nil
 		}
 		if len(in.holds) > 0 {
@@ -226,6 +233,12 @@ func (in *Instance) advertReceived(now time.Time, ad AdvertReceived) []Action {
 // backupReceived is RFC 5798 section 6.4.2 with keepalived's preempt_delay
 // and the optional early takeover from a lower-priority master.
 func (in *Instance) backupReceived(now time.Time, ad AdvertReceived) []Action {
+	if in.maint {
+		if ad.Priority != 0 {
+			in.follow(now, ad) // for status; no timer runs (NextDeadline)
+		}
+		return nil
+	}
 	if ad.Priority == 0 {
 		// The master resigned: take over after Skew_Time, so that the backup
 		// with the highest priority answers first.
@@ -297,8 +310,8 @@ func (in *Instance) masterReceived(now time.Time, ad AdvertReceived) []Action {
 		in.advertAt = now.Add(in.cfg.AdvertInterval)
 		return []Action{in.advertisement()}
 	}
-	higher := ad.Priority > in.effective ||
-		(ad.Priority == in.effective && ad.From.Compare(in.cfg.Address) > 0)
+	higher := ad.Priority > in.advertised() ||
+		(ad.Priority == in.advertised() && ad.From.Compare(in.cfg.Address) > 0)
 	if !higher {
 		// Another router thinks it is master: a split brain is healing.
 		// Answer at once so that it steps back, and announce the addresses
@@ -312,8 +325,10 @@ func (in *Instance) masterReceived(now time.Time, ad AdvertReceived) []Action {
 		}
 		return acts
 	}
-	why := fmt.Sprintf("%v advertises priority %d, above our %d", ad.From, ad.Priority, in.effective)
-	if ad.Priority == in.effective {
+	why := fmt.Sprintf("%v advertises priority %d, above our %d", ad.From, ad.Priority, in.advertised())
+	if in.maint {
+		why = fmt.Sprintf("%v took over (priority %d) from us in maintenance (%s)", ad.From, ad.Priority, in.maintReason)
+	} else if ad.Priority == in.effective {
 		why = fmt.Sprintf("%v advertises the same priority %d from a higher address", ad.From, ad.Priority)
 	}
 	in.follow(now, ad)
@@ -323,7 +338,7 @@ func (in *Instance) masterReceived(now time.Time, ad AdvertReceived) []Action {
 	// brain, hosts on our side still send to our MAC. Without it the winner
 	// would learn of the split only if we had advertised after the heal.
 	return []Action{in.setState(Backup, why), RemoveAddresses{},
-		SendAdvertisement{Priority: in.effective, Interval: in.cfg.AdvertInterval}}
+		SendAdvertisement{Priority: in.advertised(), Interval: in.cfg.AdvertInterval}}
 }
 
 func (in *Instance) faultChanged(now time.Time, f FaultChanged) []Action {
@@ -386,7 +401,7 @@ func (in *Instance) setState(to State, why string) Transition {
 }
 
 func (in *Instance) advertisement() SendAdvertisement {
-	return SendAdvertisement{Priority: in.effective, Interval: in.cfg.AdvertInterval}
+	return SendAdvertisement{Priority: in.advertised(), Interval: in.cfg.AdvertInterval}
 }
 
 func (in *Instance) faultList() string {

@@ -33,7 +33,7 @@ func (in *Instance) hold(now time.Time, h Hold) []Action {
 		return nil
 	}
 	delete(in.holds, h.Reason)
-	if len(in.holds) == 0 && in.wantMaster && in.state == Backup {
+	if len(in.holds) == 0 && in.wantMaster && in.state == Backup && !in.maint {
 		return in.becomeMaster(now, h.Reason+": released, every member wants master")
 	}
 	return nil

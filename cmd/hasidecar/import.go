@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 
 	"github.com/hasidecar/hasidecar/host/config"
 	"github.com/hasidecar/hasidecar/host/kaconf"
@@ -31,7 +32,7 @@ func cmdImport(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("hasidecar import", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	nodeID := fs.String("node-id", "", "keepalived's config id (its -i): which @ID lines apply; default: the host name up to its first dot")
-	out := fs.String("o", "", "write the configuration to FILE (mode 0600: it may hold auth_pass) instead of stdout")
+	out := fs.String("o", "", "write the configuration to FILE (mode 0600: it may hold auth_pass) instead of stdout; a name ending in .json gets HCL's JSON syntax")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), importUsage)
 		fs.PrintDefaults()
@@ -84,11 +85,26 @@ func cmdImport(args []string, stdout, stderr io.Writer) error {
 		config.WriteDiagnostics(stderr, diags)
 		return errReported
 	}
+	text := res.HCL
+	if strings.HasSuffix(*out, ".json") {
+		// Config management writes JSON most easily: the same file in HCL's
+		// JSON syntax, which the daemon reads by its name.
+		js, diags := config.ToJSON(res.HCL, "imported.hcl", "Imported from "+files[0]+" by `hasidecar import`; the report of what was not carried over went to stderr.")
+		if !diags.HasErrors() {
+			_, diags = config.ParseWith(js, "imported.json", config.HostDefaults{NodeName: id, PluginDir: "/"})
+		}
+		if diags.HasErrors() {
+			fmt.Fprintln(stderr, "hasidecar import: the imported configuration does not convert to JSON (please report this):")
+			config.WriteDiagnostics(stderr, diags)
+			return errReported
+		}
+		text = js
+	}
 	if *out != "" {
-		if err := os.WriteFile(*out, res.HCL, 0o600); err != nil {
+		if err := os.WriteFile(*out, text, 0o600); err != nil {
 			return err
 		}
-	} else if _, err := stdout.Write(res.HCL); err != nil {
+	} else if _, err := stdout.Write(text); err != nil {
 		return err
 	}
 	if res.FailoverLost() {

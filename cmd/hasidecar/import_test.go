@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -65,6 +66,25 @@ func TestImport(t *testing.T) {
 	}
 	if _, diags := config.Load(out); diags.HasErrors() {
 		t.Fatalf("written file does not load: %v", diags)
+	}
+
+	// -o x.json writes HCL's JSON syntax, which loads to the same instances.
+	outJSON := filepath.Join(t.TempDir(), "hasidecar.json")
+	if code, _, stderr := cli(t, "import", "-o", outJSON, conf); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	b, _ := os.ReadFile(outJSON)
+	if !json.Valid(b) {
+		t.Fatalf("-o x.json wrote no JSON:\n%s", b)
+	}
+	fromHCL, _ := config.Load(out)
+	fromJSON, diags := config.Load(outJSON)
+	if diags.HasErrors() {
+		t.Fatalf("written JSON does not load: %v", diags)
+	}
+	if len(fromJSON.Instances) != len(fromHCL.Instances) || fromJSON.Instances[0].Priority != fromHCL.Instances[0].Priority ||
+		fromJSON.Instances[0].AuthPass != fromHCL.Instances[0].AuthPass || len(fromJSON.Checks) != len(fromHCL.Checks) {
+		t.Fatalf("JSON and HCL imports differ:\n%+v\n%+v", fromJSON.Instances, fromHCL.Instances)
 	}
 }
 

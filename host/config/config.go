@@ -79,6 +79,9 @@ type Config struct {
 	// (`plugin "NAME" { sha256 = "…" }`); a mismatching binary is refused.
 	PluginPins map[string]string
 	Instances  []Instance
+	// BGP is the embedded speaker; nil when the file has no bgp block.
+	BGP          *BGP
+	BGPAnnounces []BGPAnnounce
 }
 
 // Control configures the Unix socket that status and reload talk to.
@@ -132,6 +135,12 @@ type Instance struct {
 	TrackChecks     []TrackCheck
 	TrackInterfaces []string
 	Notify          string // absolute path of the transition script; empty when unset
+	// Announce is "bgp" when the master announces the VIPs over BGP.
+	Announce      string
+	AnnounceRange hcl.Range
+	// BackupMED: with Announce, a backup announces the VIPs with this MED
+	// (the master's is 0) instead of withdrawing them; 0: withdraw.
+	BackupMED uint32
 
 	DeclRange hcl.Range // the `vrrp_instance "NAME"` header
 }

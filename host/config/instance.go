@@ -34,6 +34,7 @@ func instanceSchema() *hcl.BodySchema {
 			{Name: "interface"}, {Name: "virtual_router_id"}, {Name: "priority"}, {Name: "version"},
 			{Name: "advert_interval"}, {Name: "preempt"}, {Name: "preempt_delay"}, {Name: "fast_preempt"}, {Name: "virtual_ips"},
 			{Name: "unicast_source"}, {Name: "unicast_peers"}, {Name: "auth_pass"}, {Name: "notify"},
+			{Name: "announce"}, {Name: "backup_med"},
 		},
 		Blocks: []hcl.BlockHeaderSchema{
 			{Type: "track_check", LabelNames: []string{"check"}},
@@ -151,6 +152,7 @@ func (d *decoder) instance(blk *hcl.Block) (Instance, hcl.Range) {
 		}
 	}
 
+	d.instanceBGP(attrs, &in)
 	d.trackBlocks(content.Blocks, &in)
 	return in, vridRange
 }

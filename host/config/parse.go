@@ -101,6 +101,8 @@ func rootSchema() *hcl.BodySchema {
 			{Type: "check", LabelNames: []string{"name"}},
 			{Type: "plugin", LabelNames: []string{"name"}},
 			{Type: "vrrp_instance", LabelNames: []string{"name"}},
+			{Type: "bgp"},
+			{Type: "bgp_announce", LabelNames: []string{"name"}},
 		},
 	}
 }
@@ -147,7 +149,8 @@ func (d *decoder) root(body hcl.Body, host HostDefaults) *Config {
 		cfg.LogFormat = d.oneOf(a, []string{"json", "console"}, DefaultLogFormat)
 	}
 
-	var controlSeen, metricsSeen *hcl.Block
+	var controlSeen, metricsSeen, bgpSeen *hcl.Block
+	announceSeen := map[string]*hcl.Block{}
 	checkSeen := map[string]*hcl.Block{}
 	instanceSeen := map[string]*hcl.Block{}
 	pluginSeen := map[string]*hcl.Block{}
@@ -184,10 +187,19 @@ func (d *decoder) root(body hcl.Body, host HostDefaults) *Config {
 			in, vridRange := d.instance(blk)
 			d.uniqueVRID(in, vridRange, vridSeen)
 			cfg.Instances = append(cfg.Instances, in)
+		case "bgp":
+			if d.once(blk, &bgpSeen) {
+				cfg.BGP = d.bgp(blk)
+			}
+		case "bgp_announce":
+			if d.uniqueName(blk, announceSeen) {
+				cfg.BGPAnnounces = append(cfg.BGPAnnounces, d.bgpAnnounce(blk))
+			}
 		}
 	}
 
 	d.resolveTrackChecks(cfg.Instances, checkSeen)
+	d.resolveBGP(cfg, checkSeen)
 	return cfg
 }
 

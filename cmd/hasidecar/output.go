@@ -33,15 +33,29 @@ func writeTable(w io.Writer, st *control.Status) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if len(st.Checks) == 0 {
+	if len(st.Checks) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(tw, "CHECK\tPLUGIN\tHEALTHY\tLATENCY\tFAILURES\tLAST MESSAGE")
+		for _, c := range st.Checks {
+			fmt.Fprintf(tw, "%s\t%s\t%v\t%.1fms\t%d\t%s\n", c.Name, c.Plugin, c.Healthy, c.LastLatencyMS, c.ConsecutiveFailures, dash(c.LastMessage))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if st.BGP == nil {
 		return nil
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(tw, "CHECK\tPLUGIN\tHEALTHY\tLATENCY\tFAILURES\tLAST MESSAGE")
-	for _, c := range st.Checks {
-		fmt.Fprintf(tw, "%s\t%s\t%v\t%.1fms\t%d\t%s\n", c.Name, c.Plugin, c.Healthy, c.LastLatencyMS, c.ConsecutiveFailures, dash(c.LastMessage))
+	fmt.Fprintln(tw, "BGP PEER\tADDRESS\tASN\tSTATE\tUP SINCE\tADVERTISED")
+	for _, p := range st.BGP.Peers {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\n", p.Name, p.Address, p.ASN, p.State, dash(p.UpSince), p.Advertised)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "announced: %s\n", dash(strings.Join(st.BGP.Announced, ", ")))
+	return nil
 }
 
 func dash(s string) string {

@@ -23,6 +23,7 @@ type Status struct {
 	NodeName  string           `json:"node_name"`
 	Instances []InstanceStatus `json:"instances"`
 	Checks    []CheckStatus    `json:"checks"`
+	BGP       *BGPStatus       `json:"bgp,omitempty"` // nil without a bgp block
 }
 
 // InstanceStatus describes one VRRP instance.

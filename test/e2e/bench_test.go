@@ -507,8 +507,10 @@ func bgpOutage(t *testing.T, fault func(*bgpLab, []*daemon)) time.Duration {
 		}
 	}()
 	time.Sleep(time.Second)
+	start := time.Now()
 	fault(b, ds)
-	took := b.router.WaitNexthops(t, bgpVIP, b.addrs(b.nodes[1]), 20*time.Second)
+	b.router.WaitNexthops(t, bgpVIP, b.addrs(b.nodes[1]), 20*time.Second)
+	took := time.Since(start)
 	time.Sleep(2 * time.Second)
 	close(stop)
 	<-ticking // no wg.Add after this

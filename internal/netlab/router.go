@@ -99,6 +99,8 @@ type Router struct {
 	// Client is a node behind the router (BehindClientAddr on its eth0,
 	// default route via the router); it has no switch port.
 	Client *Node
+
+	dir, zserv, config string // FRR's files, zebra's socket, bgpd's configuration
 }
 
 // StartRouter makes n the lab's router: it forwards (hashing flows over
@@ -150,19 +152,35 @@ func (l *Lab) StartRouter(t testing.TB, n *Node, c RouterConfig) *Router {
 		"--config_file", zconf, "--pid_file", filepath.Join(dir, "zebra.pid"),
 		"--socket", zserv, "--vty_socket", dir, "--vty_port", "0", "--log", "stdout", "--log-level", "info")
 	waitVTY(t, zebra, dir, "zebra")
-	r := &Router{Node: n, Zebra: zebra, Client: client}
-	r.BGPD = n.startBGPD(t, dir, c.BGPDConfig(n.Addr), zserv)
-	// bgpd installs nothing until zebra counts it as a client.
+	r := &Router{Node: n, Zebra: zebra, Client: client, dir: dir, zserv: zserv, config: c.BGPDConfig(n.Addr)}
+	r.startBGPD(t)
+	return r
+}
+
+// startBGPD starts the router's bgpd and waits until zebra counts it as a
+// client: before that it installs nothing.
+func (r *Router) startBGPD(t testing.TB) {
+	t.Helper()
+	r.BGPD = r.Node.startBGPD(t, r.dir, r.config, r.zserv)
 	for end := time.Now().Add(zebraStartTimeout); ; time.Sleep(100 * time.Millisecond) {
 		out, err := r.vtysh("zebra", "show zebra client summary")
 		if err == nil && strings.Contains(out, "bgp") {
-			break
+			return
 		}
 		if time.Now().After(end) {
-			t.Fatalf("bgpd never became zebra's client (%v):\n%s\nzebra log:\n%s\nbgpd log:\n%s", err, out, zebra.Log(), r.BGPD.Log())
+			t.Fatalf("bgpd never became zebra's client (%v):\n%s\nzebra log:\n%s\nbgpd log:\n%s", err, out, r.Zebra.Log(), r.BGPD.Log())
 		}
 	}
-	return r
+}
+
+// RestartBGPD stops the router's bgpd (its sessions and routes go) and
+// starts it again with the same configuration: "the router comes back".
+func (r *Router) RestartBGPD(t testing.TB) {
+	t.Helper()
+	r.BGPD.Stop(killGrace)
+	// The new bgpd is ready when it has made its own vty socket.
+	os.Remove(filepath.Join(r.dir, "bgpd.vty"))
+	r.startBGPD(t)
 }
 
 // frrUserDir is a directory for a router's FRR files that zebra, running as

@@ -44,6 +44,8 @@ type bgpLab struct {
 	router *netlab.Router
 	nodes  []*netlab.Node
 	webs   []*netlab.Nginx
+	// password, if set, is the nodes' TCP MD5 password for the router.
+	password string
 }
 
 // newBGPLab builds a router and n nginx nodes behind it.
@@ -74,6 +76,10 @@ func newBGPLab(t *testing.T, n int) *bgpLab {
 // (bgp_announce or vrrp_instance blocks).
 func (b *bgpLab) bgpNodeConfig(d *daemon, body string) string {
 	checks, _ := nginxCheck(100*time.Millisecond, 2)
+	password := ""
+	if b.password != "" {
+		password = fmt.Sprintf("\n    password  = %q", b.password)
+	}
 	return fmt.Sprintf(`node_name = %q
 log_level = "debug"
 log_format = "console"
@@ -85,11 +91,11 @@ bgp {
   peer "tor1" {
     address   = %q
     asn       = %d
-    hold_time = %q
+    hold_time = %q%s
   }
 }
 %s
-%s`, d.node.Name, d.socket, nodeASN, d.node.Addr, b.router.Addr, routerASN, bgpHold.String(), checks, body)
+%s`, d.node.Name, d.socket, nodeASN, d.node.Addr, b.router.Addr, routerASN, bgpHold.String(), password, checks, body)
 }
 
 // startBGPNode runs hasidecar on n with body after the bgp block.
@@ -501,4 +507,52 @@ func TestBGPReloadKeepsTheSession(t *testing.T) {
 	if after := d.waitEstablished(t, 1, 10*time.Second).BGP.Peers[0]; after.UpSince != before.UpSince {
 		t.Errorf("the second reload reset the session: up since %s, before %s", after.UpSince, before.UpSince)
 	}
+}
+
+// TestBGPRouterRestartGetsTheRoutesAgain: the router's bgpd restarts; the
+// node dials it again and announces what it announces now.
+func TestBGPRouterRestartGetsTheRoutesAgain(t *testing.T) {
+	t.Parallel()
+	b := newBGPLab(t, 1)
+	n := b.nodes[0]
+	d := b.startBGPNode(t, n, anycast("anycast", bgpVIP))
+	b.router.WaitNexthops(t, bgpVIP, b.addrs(n), 60*time.Second)
+
+	b.router.RestartBGPD(t)
+	took := b.router.WaitNexthops(t, bgpVIP, b.addrs(n), 60*time.Second)
+	t.Logf("route back %v after the router's bgpd restarted", took)
+	d.waitEstablished(t, 1, 10*time.Second)
+	if seen := b.responders(t, 5); seen[n.Name] != 5 {
+		t.Errorf("client not served by %s: %v", n.Name, seen)
+	}
+}
+
+// TestBGPPassword: a session with a TCP MD5 password comes up only when both
+// sides agree; a reload that corrects the node's password brings it up.
+func TestBGPPassword(t *testing.T) {
+	netlab.RequireFRR(t)
+	netlab.RequireNginx(t)
+	t.Parallel()
+	lab := netlab.New(t, 2)
+	n := lab.Nodes[1]
+	router := lab.StartRouter(t, lab.Nodes[0], netlab.RouterConfig{ASN: routerASN, PeerASN: nodeASN,
+		Peers: []netip.Addr{n.Addr}, Extra: " neighbor hasidecar password s3cret\n"})
+	b := &bgpLab{lab: lab, router: router, nodes: []*netlab.Node{n}, webs: []*netlab.Nginx{n.StartNginx(t)}, password: "wrong"}
+	body := anycast("anycast", bgpVIP)
+	d := b.startBGPNode(t, n, body)
+	time.Sleep(5 * time.Second)
+	if st, out := d.statusJSON(t); len(st.BGP.Peers) != 1 || st.BGP.Peers[0].Established {
+		t.Fatalf("session established with the wrong password:\n%s", out)
+	}
+	if hops := router.Nexthops(t, bgpVIP); len(hops) != 0 {
+		t.Fatalf("router learned %s over a session with the wrong password", bgpVIP)
+	}
+	b.password = "s3cret"
+	b.rewrite(t, d, body)
+	if code, out := d.reload(t); code != 0 {
+		t.Fatalf("reload: exit %d\n%s", code, out)
+	}
+	took := router.WaitNexthops(t, bgpVIP, b.addrs(n), 60*time.Second)
+	t.Logf("route learned %v after the reload with the right password", took)
+	d.waitEstablished(t, 1, 10*time.Second)
 }

@@ -451,7 +451,7 @@ func bgpBenchRows(t *testing.T) []row {
 		return nil
 	}
 	h := median(t, "bgp-nginx", func(t *testing.T) time.Duration {
-		return bgpOutage(t, func(b *bgpLab, _ []*daemon) { b.webs[0].Kill(t) })
+		return bgpOutage(t, func(b *bgpLab, _ []*daemon) { kill(t, b.webs[0]) })
 	})
 	s := median(t, "bgp-sigterm", func(t *testing.T) time.Duration {
 		return bgpOutage(t, func(_ *bgpLab, ds []*daemon) { ds[0].proc.Signal(sigterm) })

@@ -450,15 +450,22 @@ func bgpBenchRows(t *testing.T) []row {
 		t.Log("FRRouting not installed: no BGP rows")
 		return nil
 	}
+	var hRoute, sRoute []time.Duration
 	h := median(t, "bgp-nginx", func(t *testing.T) time.Duration {
-		return bgpOutage(t, func(b *bgpLab, _ []*daemon) { kill(t, b.webs[0]) })
+		window, route := bgpOutage(t, func(b *bgpLab, _ []*daemon) { kill(t, b.webs[0]) })
+		hRoute = append(hRoute, route)
+		return window
 	})
 	s := median(t, "bgp-sigterm", func(t *testing.T) time.Duration {
-		return bgpOutage(t, func(_ *bgpLab, ds []*daemon) { ds[0].proc.Signal(sigterm) })
+		window, route := bgpOutage(t, func(_ *bgpLab, ds []*daemon) { ds[0].proc.Signal(sigterm) })
+		sRoute = append(sRoute, route)
+		return window
 	})
 	return []row{
 		{"BGP: HTTP outage when nginx dies on a node", h.Round(time.Millisecond).String(), "-", 0},
+		{"BGP: router's route moves, nginx died", middle(hRoute).Round(time.Millisecond).String(), "-", 0},
 		{"BGP: HTTP outage when a node's daemon stops", s.Round(time.Millisecond).String(), "-", 0},
+		{"BGP: router's route moves, daemon stopped", middle(sRoute).Round(time.Millisecond).String(), "-", 0},
 	}
 }
 
@@ -471,12 +478,13 @@ func TestBenchBGP(t *testing.T) {
 
 // bgpOutage runs two nodes announcing bgpVIP behind the router, sends a GET
 // over a new connection from the client behind the router every 5 ms,
-// injects fault on node 1 and returns the window in which requests failed:
-// from the first failed request to the request after the last failed one.
+// injects fault on node 1 and returns the window in which requests failed
+// (from the first failed request to the request after the last failed one)
+// and how long after the fault the router's route left node 1.
 // With ECMP only the connections hashed to node 1 fail, so the longest gap
 // between successes would hide the outage; this window is what a user
 // whose connections go to node 1 feels.
-func bgpOutage(t *testing.T, fault func(*bgpLab, []*daemon)) time.Duration {
+func bgpOutage(t *testing.T, fault func(*bgpLab, []*daemon)) (window, route time.Duration) {
 	b := newBGPLab(t, 2)
 	ds := b.startAnycast(t)
 	const every = 5 * time.Millisecond
@@ -533,9 +541,9 @@ func bgpOutage(t *testing.T, fault func(*bgpLab, []*daemon)) time.Duration {
 	}
 	if failed == 0 {
 		t.Logf("no request failed out of %d; route changed %v after the fault", n, took)
-		return 0
+		return 0, took
 	}
-	window := lastFail.Sub(firstFail) + every
+	window = lastFail.Sub(firstFail) + every
 	t.Logf("%d of %d requests failed over %v; the router's route changed %v after the fault", failed, n, window, took)
-	return window
+	return window, took
 }

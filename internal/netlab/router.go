@@ -2,6 +2,7 @@ package netlab
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
@@ -283,6 +284,47 @@ func (r *Router) WaitNexthops(t testing.TB, prefix netip.Prefix, want []netip.Ad
 	bgp, _ := r.vtysh("bgpd", "show bgp ipv4 unicast "+prefix.String())
 	t.Fatalf("after %v the router's route to %s goes via %v, not %v\n%s\nkernel:\n%s", timeout, prefix, got, want, bgp, r.KernelRoute(t, prefix))
 	return 0
+}
+
+// BGPPath is one path to a prefix in the router's BGP table.
+type BGPPath struct {
+	// Peer is the node the path was learned from.
+	Peer netip.Addr
+	// MED is the path's multi-exit discriminator (0 when absent).
+	MED uint32
+	// Best is the path bgpd selected; Multipath, one installed beside it.
+	Best, Multipath bool
+}
+
+// BGPPaths lists the paths to prefix in the router's BGP table (none when
+// it has none), in bgpd's order.
+func (r *Router) BGPPaths(t testing.TB, prefix netip.Prefix) []BGPPath {
+	t.Helper()
+	out := r.BGPD.Show(t, "show bgp ipv4 unicast "+prefix.String()+" json")
+	var entry struct {
+		Paths []struct {
+			Metric    uint32 `json:"metric"`
+			Multipath bool   `json:"multipath"`
+			Bestpath  *struct {
+				Overall bool `json:"overall"`
+			} `json:"bestpath"`
+			Peer struct {
+				PeerID string `json:"peerId"`
+			} `json:"peer"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal([]byte(out), &entry); err != nil {
+		t.Fatalf("%s: bgpd's JSON for %s: %v\n%s", r.Name, prefix, err, out)
+	}
+	var paths []BGPPath
+	for _, p := range entry.Paths {
+		peer, err := netip.ParseAddr(p.Peer.PeerID)
+		if err != nil {
+			t.Fatalf("%s: bgpd's path to %s from %q: %v", r.Name, prefix, p.Peer.PeerID, err)
+		}
+		paths = append(paths, BGPPath{Peer: peer, MED: p.Metric, Best: p.Bestpath != nil && p.Bestpath.Overall, Multipath: p.Multipath})
+	}
+	return paths
 }
 
 // KernelRoute is `ip route show PREFIX` in the router's namespace, for logs.

@@ -79,9 +79,16 @@ func TestRouterInstallsLearnedRoutes(t *testing.T) {
 		n2.StartBGPD(t, speakerConfig(n2.Addr, r.Addr, vip, other))
 		r.WaitNexthops(t, vip, []netip.Addr{n1.Addr, n2.Addr}, 60*time.Second)
 		t.Logf("ECMP:\n%s", r.KernelRoute(t, vip))
+		paths := r.BGPPaths(t, vip)
+		if len(paths) != 2 || paths[0].Best == paths[1].Best || !paths[0].Multipath || !paths[1].Multipath {
+			t.Errorf("BGP paths to %s: %+v; want two multipaths, one best", vip, paths)
+		}
 
 		s1.Stop(5 * time.Second)
 		r.WaitNexthops(t, vip, []netip.Addr{n2.Addr}, 30*time.Second)
+		if paths := r.BGPPaths(t, other); len(paths) != 0 {
+			t.Errorf("router accepted %s from outside %s: %+v", other, AnnounceNet, paths)
+		}
 		if hops := r.Nexthops(t, other); len(hops) != 0 {
 			t.Errorf("router installed %s from outside %s via %v", other, AnnounceNet, hops)
 		}

@@ -462,9 +462,22 @@ func TestBGPVRRPMasterAnnounces(t *testing.T) {
 				out := b.router.BGPD.WaitShow(t, "show bgp ipv4 unicast "+bgpVIP.String(), "metric 100", true, 30*time.Second)
 				t.Logf("router's BGP table:\n%s", out)
 			}
-			// Settled: still only the master after a while.
+			// Settled: still only the master after a while; the backup's
+			// path, if announced, has the backup MED and is not used.
 			time.Sleep(time.Second)
 			b.router.WaitNexthops(t, bgpVIP, b.addrs(n1), time.Second)
+			paths := b.router.BGPPaths(t, bgpVIP)
+			for _, p := range paths {
+				switch {
+				case p.Peer == n1.Addr && (!p.Best || p.MED != 0):
+					t.Errorf("master's path %+v; want best with MED 0", p)
+				case p.Peer == n2.Addr && (p.Best || p.Multipath || p.MED != uint32(med)):
+					t.Errorf("backup's path %+v; want unused with MED %d", p, med)
+				}
+			}
+			if want := map[bool]int{true: 2, false: 1}[med > 0]; len(paths) != want {
+				t.Errorf("router has %d paths to %s, want %d: %+v", len(paths), bgpVIP, want, paths)
+			}
 			if seen := b.responders(t, 10); seen[n1.Name] != 10 {
 				t.Errorf("client not served by the master %s alone: %v", n1.Name, seen)
 			}
@@ -481,6 +494,8 @@ func TestBGPVRRPMasterAnnounces(t *testing.T) {
 			if seen := b.responders(t, 10); seen[n2.Name] != 10 {
 				t.Errorf("client not served by the new master %s alone: %v", n2.Name, seen)
 			}
+			time.Sleep(time.Second)
+			t.Logf("router's paths after the failover: %+v", b.router.BGPPaths(t, bgpVIP))
 		})
 	}
 }

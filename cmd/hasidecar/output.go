@@ -36,26 +36,44 @@ func writeTable(w io.Writer, st *control.Status) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	var notes []string
 	for _, in := range st.Instances {
 		for _, c := range in.Conflicts {
 			if c.Active {
-				fmt.Fprintf(w, "\nCONFLICT %s (%s, %d seen, last %s): %s", in.Name, c.Kind, c.Count,
-					c.LastSeen.Local().Format("15:04:05"), c.Message)
+				notes = append(notes, fmt.Sprintf("CONFLICT %s (%s, %d seen, last %s): %s", in.Name, c.Kind, c.Count,
+					c.LastSeen.Local().Format("15:04:05"), c.Message))
 			}
 		}
 	}
 	for _, warn := range st.Warnings {
-		fmt.Fprintf(w, "\nWARNING %s", warn)
+		notes = append(notes, "WARNING "+warn)
 	}
-	if len(st.Checks) == 0 {
+	if len(notes) > 0 {
+		fmt.Fprintf(w, "\n%s\n", strings.Join(notes, "\n"))
+	}
+	if len(st.Checks) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(tw, "CHECK\tPLUGIN\tHEALTHY\tLATENCY\tFAILURES\tLAST MESSAGE")
+		for _, c := range st.Checks {
+			fmt.Fprintf(tw, "%s\t%s\t%v\t%.1fms\t%d\t%s\n", c.Name, c.Plugin, c.Healthy, c.LastLatencyMS, c.ConsecutiveFailures, dash(c.LastMessage))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if st.BGP == nil {
 		return nil
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(tw, "CHECK\tPLUGIN\tHEALTHY\tLATENCY\tFAILURES\tLAST MESSAGE")
-	for _, c := range st.Checks {
-		fmt.Fprintf(tw, "%s\t%s\t%v\t%.1fms\t%d\t%s\n", c.Name, c.Plugin, c.Healthy, c.LastLatencyMS, c.ConsecutiveFailures, dash(c.LastMessage))
+	fmt.Fprintln(tw, "BGP PEER\tADDRESS\tASN\tSTATE\tUP SINCE\tADVERTISED")
+	for _, p := range st.BGP.Peers {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\n", p.Name, p.Address, p.ASN, p.State, dash(p.UpSince), p.Advertised)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "announced: %s\n", dash(strings.Join(st.BGP.Announced, ", ")))
+	return nil
 }
 
 func dash(s string) string {

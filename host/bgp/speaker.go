@@ -63,6 +63,7 @@ type Speaker struct {
 	mu     sync.Mutex
 	peers  map[string]Peer
 	routes map[netip.Prefix]Route
+	up     map[string]bool // peer address -> session established, for logging changes
 }
 
 // Start starts the speaker; it dials peers as they are added.
@@ -82,7 +83,43 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (*Speaker, error) {
 		srv.Stop()
 		return nil, fmt.Errorf("bgp: starting the speaker: %w", err)
 	}
-	return &Speaker{srv: srv, log: log, peers: map[string]Peer{}, routes: map[netip.Prefix]Route{}}, nil
+	s := &Speaker{srv: srv, log: log, peers: map[string]Peer{}, routes: map[netip.Prefix]Route{}, up: map[string]bool{}}
+	// GoBGP logs session changes among its chatter (kept at debug); an
+	// operator wants them plainly.
+	err = srv.WatchEvent(ctx, &api.WatchEventRequest{Peer: &api.WatchEventRequest_Peer{}}, s.logPeerEvent)
+	if err != nil {
+		log.Warn("bgp: watching sessions", zap.Error(err))
+	}
+	return s, nil
+}
+
+// logPeerEvent logs a session reaching or leaving ESTABLISHED (not every
+// retry of one that is down).
+func (s *Speaker) logPeerEvent(r *api.WatchEventResponse) {
+	ev := r.GetPeer()
+	if ev == nil || ev.GetType() != api.WatchEventResponse_PeerEvent_STATE {
+		return
+	}
+	p := ev.GetPeer()
+	addr := p.GetConf().GetNeighborAddress()
+	state := p.GetState().GetSessionState()
+	established := state == api.PeerState_ESTABLISHED
+	s.mu.Lock()
+	name := addr
+	for n, pp := range s.peers {
+		if pp.Address.String() == addr {
+			name = n
+		}
+	}
+	was := s.up[addr]
+	s.up[addr] = established
+	s.mu.Unlock()
+	switch {
+	case established && !was:
+		s.log.Info("bgp session established", zap.String("peer", name), zap.String("address", addr))
+	case !established && was:
+		s.log.Warn("bgp session down", zap.String("peer", name), zap.String("address", addr), zap.String("state", state.String()))
+	}
 }
 
 // SetPeers makes the speaker's peers exactly peers: new ones are dialled,

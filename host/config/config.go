@@ -91,6 +91,9 @@ type Config struct {
 	SyncGroups []SyncGroup
 	// StateDir keeps what must survive a restart (maintenance mode).
 	StateDir string
+	// BGP is the embedded speaker; nil when the file has no bgp block.
+	BGP          *BGP
+	BGPAnnounces []BGPAnnounce
 }
 
 // Control configures the Unix socket that status and reload talk to.
@@ -149,6 +152,12 @@ type Instance struct {
 	// entering that state (keepalived's notify_*): the program, an absolute
 	// path, and its arguments. Nil when unset.
 	NotifyMaster, NotifyBackup, NotifyFault, NotifyStop []string
+	// Announce is "bgp" when the master announces the VIPs over BGP.
+	Announce      string
+	AnnounceRange hcl.Range
+	// BackupMED: with Announce, a backup announces the VIPs with this MED
+	// (the master's is 0) instead of withdrawing them; 0: withdraw.
+	BackupMED uint32
 
 	DeclRange hcl.Range // the `vrrp_instance "NAME"` header
 }

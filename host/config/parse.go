@@ -108,6 +108,8 @@ func rootSchema() *hcl.BodySchema {
 			{Type: "plugin", LabelNames: []string{"name"}},
 			{Type: "vrrp_instance", LabelNames: []string{"name"}},
 			{Type: "sync_group", LabelNames: []string{"name"}},
+			{Type: "bgp"},
+			{Type: "bgp_announce", LabelNames: []string{"name"}},
 		},
 	}
 }
@@ -156,7 +158,8 @@ func (d *decoder) root(body hcl.Body, host HostDefaults) *Config {
 		cfg.LogFormat = d.oneOf(a, []string{"json", "console"}, DefaultLogFormat)
 	}
 
-	var controlSeen, metricsSeen *hcl.Block
+	var controlSeen, metricsSeen, bgpSeen *hcl.Block
+	announceSeen := map[string]*hcl.Block{}
 	checkSeen := map[string]*hcl.Block{}
 	instanceSeen := map[string]*hcl.Block{}
 	pluginSeen := map[string]*hcl.Block{}
@@ -199,11 +202,20 @@ func (d *decoder) root(body hcl.Body, host HostDefaults) *Config {
 			if d.uniqueName(blk, groupSeen) {
 				groupBlocks = append(groupBlocks, blk)
 			}
+		case "bgp":
+			if d.once(blk, &bgpSeen) {
+				cfg.BGP = d.bgp(blk)
+			}
+		case "bgp_announce":
+			if d.uniqueName(blk, announceSeen) {
+				cfg.BGPAnnounces = append(cfg.BGPAnnounces, d.bgpAnnounce(blk))
+			}
 		}
 	}
 
 	cfg.SyncGroups = d.syncGroups(groupBlocks, cfg.Instances)
 	d.resolveTrackChecks(cfg.Instances, checkSeen)
+	d.resolveBGP(cfg, checkSeen)
 	return cfg
 }
 

@@ -27,7 +27,8 @@ type Status struct {
 	Checks     []CheckStatus    `json:"checks"`
 	// Warnings are what is legal but likely wrong (a weight too small to
 	// move the VIPs), in the operator's words.
-	Warnings []string `json:"warnings,omitempty"`
+	Warnings []string   `json:"warnings,omitempty"`
+	BGP      *BGPStatus `json:"bgp,omitempty"` // nil without a bgp block
 }
 
 // InstanceStatus describes one VRRP instance.

@@ -54,6 +54,8 @@ type Daemon struct {
 	maint   maintStore    // instances in maintenance (maintenance.go)
 	guards  guardSet      // duplicate VIP detection (vipguard.go)
 
+	bgp atomic.Pointer[bgpRunner] // nil without a bgp block
+
 	mu         sync.Mutex // guards what follows
 	cfg        *config.Config
 	runners    []*tracked
@@ -128,6 +130,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.releaseAll()
 		return err
 	}
+	if err := d.startBGP(ctx, cfg); err != nil {
+		d.releaseAll()
+		return err
+	}
+	defer d.stopBGP()
 
 	l, err := control.ListenGroup(cfg.Control.Socket, cfg.Control.Group)
 	if err != nil {
@@ -185,6 +192,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	_, _ = systemd.Notify("STOPPING=1")
 	cancel()
+	// Routes go first: routers move traffic away while nginx still serves.
+	d.stopBGP()
 	d.mu.Lock()
 	runners = d.runners
 	d.mu.Unlock()
@@ -307,6 +316,7 @@ func (d *Daemon) newRunner(ctx context.Context, ic config.Instance) (*tracked, e
 	t := &tracked{Runner: r, spec: sp, release: release, done: make(chan struct{})}
 	t.setConfig(ic, d.log)
 	r.OnTransition(func(tr vrrp.Transition, prio uint8) {
+		d.noteState(t, tr.To)
 		if n := t.notify.Load(); n != nil {
 			n.Notify(notify.Event{Instance: t.Status().Name, State: tr.To.String(), Priority: prio})
 		}
@@ -484,6 +494,7 @@ func ValidateChecks(ctx context.Context, cfg *config.Config, log *zap.Logger) hc
 // check whose health changed.
 func (d *Daemon) followHealth(ctx context.Context) {
 	for ch := range d.health.Changes() {
+		d.kickBGP()
 		for _, t := range d.current() {
 			_, checks, _, _ := d.view(t)
 			if slices.ContainsFunc(checks, func(tr health.Track) bool { return tr.Check == ch.Check }) {
@@ -621,6 +632,7 @@ func (d *Daemon) Status() control.Status {
 		st.Checks = d.health.Status()
 	}
 	d.maintenanceStatus(&st)
+	st.BGP = d.bgpStatus()
 	return st
 }
 
@@ -762,6 +774,9 @@ func (d *Daemon) Reload(ctx context.Context, path string) error {
 		d.log.Info("instance added by reload", zap.String("instance", t.ic.Name))
 	}
 	d.startGuards(d.ctx)
+	if err := d.reloadBGP(ctx, old, cfg); err != nil {
+		errs = append(errs, err)
+	}
 	d.log.Info("configuration reloaded", zap.String("config", path),
 		zap.Int("instances_kept", len(keep)), zap.Int("instances_started", len(fresh)))
 	return errors.Join(errs...)

@@ -38,25 +38,51 @@ type BGPD struct {
 // pid file and vty socket: nothing of Debian's frr service is touched.
 func (n *Node) StartBGPD(t testing.TB, config string) *BGPD {
 	t.Helper()
+	return n.startBGPD(t, frrTempDir(t), config, "")
+}
+
+// frrTempDir is a directory for one router's FRR files (configs, pid files,
+// vty and zserv sockets), readable by vtysh.
+func frrTempDir(t testing.TB) string {
+	t.Helper()
 	dir := t.TempDir()
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	return dir
+}
+
+// startBGPD runs bgpd with its files in dir; zserv is the zebra socket it
+// talks to, or "" for none (--no_zebra).
+func (n *Node) startBGPD(t testing.TB, dir, config, zserv string) *BGPD {
+	t.Helper()
 	conf := filepath.Join(dir, "bgpd.conf")
 	if err := os.WriteFile(conf, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := n.Start(t, filepath.Join(frrDir, "bgpd"),
-		"--skip_runas", "--no_zebra", "--config_file", conf, "--pid_file", filepath.Join(dir, "bgpd.pid"),
-		"--vty_socket", dir, "--vty_port", "0", "--log", "stdout", "--log-level", "info")
-	b := &BGPD{Process: p, node: n, dir: dir}
+	args := []string{"--skip_runas", "--config_file", conf, "--pid_file", filepath.Join(dir, "bgpd.pid"),
+		"--vty_socket", dir, "--vty_port", "0", "--log", "stdout", "--log-level", "info"}
+	if zserv == "" {
+		args = append(args, "--no_zebra")
+	} else {
+		args = append(args, "--socket", zserv)
+	}
+	p := n.Start(t, filepath.Join(frrDir, "bgpd"), args...)
+	waitVTY(t, p, dir, "bgpd")
+	return &BGPD{Process: p, node: n, dir: dir}
+}
+
+// waitVTY waits until daemon (started as p) has opened its vty socket in dir,
+// which it does once its configuration is read.
+func waitVTY(t testing.TB, p *Process, dir, daemon string) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if _, err := os.Stat(filepath.Join(dir, "bgpd.vty")); err == nil {
-			return b
+		if _, err := os.Stat(filepath.Join(dir, daemon+".vty")); err == nil {
+			return
 		}
 		if p.Exited() || time.Now().After(deadline) {
-			t.Fatalf("bgpd did not start:\n%s", p.Log())
+			t.Fatalf("%s did not start:\n%s", daemon, p.Log())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

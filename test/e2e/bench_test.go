@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -82,6 +83,7 @@ func TestBench(t *testing.T) {
 	h = median(t, "hasidecar-nginx", func(t *testing.T) time.Duration { return nginxDeathOutage(t, false) })
 	k = median(t, "keepalived-nginx", func(t *testing.T) time.Duration { return nginxDeathOutage(t, true) })
 	rows = append(rows, durationRow("HTTP outage when nginx dies on the master", h, k))
+	rows = append(rows, bgpBenchRows(t)...)
 
 	// A 30 s window's p99 moves with one or two stalls of the VM, so each
 	// scale figure is the median of its trials too, the three daemons'
@@ -447,4 +449,111 @@ func TestBenchMemory(t *testing.T) {
 		h, k := residentMemory(t, all)
 		fmt.Printf("all plugins %v: hasidecar RSS %.1f PSS %.1f MiB, keepalived RSS %.1f PSS %.1f MiB (PSS ratio %.2f)\n", all, h.rss, h.pss, k.rss, k.pss, h.pss/k.pss)
 	}
+}
+
+// bgpBenchRows measures the BGP announcements (issue 14) from a client
+// behind an FRR router: how long new connections fail when nginx dies on
+// one of two announcing nodes (100 ms checks, fall 2), and when a node's
+// daemon is stopped. keepalived has no BGP: its column is empty.
+func bgpBenchRows(t *testing.T) []row {
+	if _, err := os.Stat("/usr/lib/frr/bgpd"); err != nil && os.Getenv("CI") != "true" {
+		t.Log("FRRouting not installed: no BGP rows")
+		return nil
+	}
+	var hRoute, sRoute []time.Duration
+	h := median(t, "bgp-nginx", func(t *testing.T) time.Duration {
+		window, route := bgpOutage(t, func(b *bgpLab, _ []*daemon) { kill(t, b.webs[0]) })
+		hRoute = append(hRoute, route)
+		return window
+	})
+	s := median(t, "bgp-sigterm", func(t *testing.T) time.Duration {
+		window, route := bgpOutage(t, func(_ *bgpLab, ds []*daemon) { ds[0].proc.Signal(sigterm) })
+		sRoute = append(sRoute, route)
+		return window
+	})
+	return []row{
+		{"BGP: HTTP outage when nginx dies on a node", h.Round(time.Millisecond).String(), "-", 0},
+		{"BGP: router's route moves, nginx died", middle(hRoute).Round(time.Millisecond).String(), "-", 0},
+		{"BGP: HTTP outage when a node's daemon stops", s.Round(time.Millisecond).String(), "-", 0},
+		{"BGP: router's route moves, daemon stopped", middle(sRoute).Round(time.Millisecond).String(), "-", 0},
+	}
+}
+
+// TestBenchBGP prints the BGP rows alone.
+func TestBenchBGP(t *testing.T) {
+	for _, r := range bgpBenchRows(t) {
+		fmt.Printf("%-50s %14s\n", r.name, r.hasidecar)
+	}
+}
+
+// bgpOutage runs two nodes announcing bgpVIP behind the router, sends a GET
+// over a new connection from the client behind the router every 5 ms,
+// injects fault on node 1 and returns the window in which requests failed
+// (from the first failed request to the request after the last failed one)
+// and how long after the fault the router's route left node 1.
+// With ECMP only the connections hashed to node 1 fail, so the longest gap
+// between successes would hide the outage; this window is what a user
+// whose connections go to node 1 feels.
+func bgpOutage(t *testing.T, fault func(*bgpLab, []*daemon)) (window, route time.Duration) {
+	b := newBGPLab(t, 2)
+	ds := b.startAnycast(t)
+	const every = 5 * time.Millisecond
+	type result struct {
+		sent time.Time
+		ok   bool
+	}
+	results := make(chan result, 1<<16)
+	stop, ticking := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	go func() {
+		defer close(ticking)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sent := time.Now()
+				code, _, err := b.router.Client.HTTPGet(vipURL, time.Second)
+				results <- result{sent, err == nil && code == 200}
+			}()
+		}
+	}()
+	time.Sleep(time.Second)
+	start := time.Now()
+	fault(b, ds)
+	b.router.WaitNexthops(t, bgpVIP, b.addrs(b.nodes[1]), 20*time.Second)
+	took := time.Since(start)
+	time.Sleep(2 * time.Second)
+	close(stop)
+	<-ticking // no wg.Add after this
+	wg.Wait()
+	close(results)
+	var firstFail, lastFail time.Time
+	var n, failed int
+	for r := range results {
+		n++
+		if r.ok {
+			continue
+		}
+		failed++
+		if firstFail.IsZero() || r.sent.Before(firstFail) {
+			firstFail = r.sent
+		}
+		if r.sent.After(lastFail) {
+			lastFail = r.sent
+		}
+	}
+	if failed == 0 {
+		t.Logf("no request failed out of %d; route changed %v after the fault", n, took)
+		return 0, took
+	}
+	window = lastFail.Sub(firstFail) + every
+	t.Logf("%d of %d requests failed over %v; the router's route changed %v after the fault", failed, n, window, took)
+	return window, took
 }

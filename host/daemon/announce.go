@@ -13,6 +13,9 @@ type vrrpAnnouncer struct {
 	state     vrrp.State
 	vips      []netip.Prefix
 	backupMED uint32 // 0: a backup withdraws
+	// fit: every check the instance tracks passes. A backup whose nginx
+	// is down must not be the fabric's fallback.
+	fit bool
 }
 
 // anycastAnnouncer is a bgp_announce block and the health of its checks.
@@ -22,8 +25,8 @@ type anycastAnnouncer struct {
 }
 
 // desiredRoutes decides what the node announces: a master's VIPs as host
-// routes, a backup's with its backup MED where one is set, and each
-// bgp_announce's prefixes while its checks pass. Where two sources name
+// routes, a backup's with its backup MED where one is set and its checks
+// pass, and each bgp_announce's prefixes while its checks pass. Where two sources name
 // one prefix, the better (lower) MED wins.
 func desiredRoutes(instances []vrrpAnnouncer, anycast []anycastAnnouncer) map[netip.Prefix]bgp.Route {
 	out := map[netip.Prefix]bgp.Route{}
@@ -38,7 +41,7 @@ func desiredRoutes(instances []vrrpAnnouncer, anycast []anycastAnnouncer) map[ne
 		switch {
 		case in.state == vrrp.Master:
 			med = 0
-		case in.state == vrrp.Backup && in.backupMED > 0:
+		case in.state == vrrp.Backup && in.backupMED > 0 && in.fit:
 			med = in.backupMED
 		default:
 			continue

@@ -22,14 +22,15 @@ func TestDesiredRoutes(t *testing.T) {
 		{"master announces host routes", []vrrpAnnouncer{{state: vrrp.Master, vips: vip}}, nil,
 			[]bgp.Route{r("198.51.100.100/32", 0), r("2001:db8:51::100/128", 0)}},
 		{"backup withdraws", []vrrpAnnouncer{{state: vrrp.Backup, vips: vip}}, nil, nil},
-		{"backup with a MED stays a fallback", []vrrpAnnouncer{{state: vrrp.Backup, vips: vip[:1], backupMED: 100}}, nil,
+		{"backup with a MED stays a fallback", []vrrpAnnouncer{{state: vrrp.Backup, vips: vip[:1], backupMED: 100, fit: true}}, nil,
 			[]bgp.Route{r("198.51.100.100/32", 100)}},
+		{"a backup whose checks fail is no fallback", []vrrpAnnouncer{{state: vrrp.Backup, vips: vip[:1], backupMED: 100}}, nil, nil},
 		{"fault withdraws even with a backup MED", []vrrpAnnouncer{{state: vrrp.Fault, vips: vip, backupMED: 100}}, nil, nil},
 		{"init withdraws", []vrrpAnnouncer{{state: vrrp.Init, vips: vip}}, nil, nil},
 		{"healthy anycast", nil, []anycastAnnouncer{{prefixes: any, healthy: true}}, []bgp.Route{r("203.0.113.100/32", 0)}},
 		{"failing anycast", nil, []anycastAnnouncer{{prefixes: any, healthy: false}}, nil},
 		{"the better MED wins", []vrrpAnnouncer{
-			{state: vrrp.Backup, vips: []netip.Prefix{netip.MustParsePrefix("203.0.113.100/32")}, backupMED: 100},
+			{state: vrrp.Backup, vips: []netip.Prefix{netip.MustParsePrefix("203.0.113.100/32")}, backupMED: 100, fit: true},
 		}, []anycastAnnouncer{{prefixes: any, healthy: true}}, []bgp.Route{r("203.0.113.100/32", 0)}},
 	}
 	for _, tt := range tests {

@@ -13,6 +13,7 @@ import (
 	"github.com/hasidecar/hasidecar/host/bgp"
 	"github.com/hasidecar/hasidecar/host/config"
 	"github.com/hasidecar/hasidecar/host/control"
+	"github.com/hasidecar/hasidecar/host/health"
 	"github.com/hasidecar/hasidecar/host/vip"
 	"github.com/hasidecar/hasidecar/host/vrrp"
 )
@@ -123,7 +124,7 @@ func (d *Daemon) applyBGP(ctx context.Context, b *bgpRunner) {
 	var mine []announcing
 	for _, t := range runners {
 		if t.ic.Announce == config.AnnounceBGP {
-			mine = append(mine, announcing{t, vrrpAnnouncer{vips: t.ic.VirtualIPs, backupMED: t.ic.BackupMED}})
+			mine = append(mine, announcing{t, vrrpAnnouncer{vips: t.ic.VirtualIPs, backupMED: t.ic.BackupMED, fit: d.allHealthy(t.checks)}})
 		}
 	}
 	d.mu.Unlock()
@@ -147,13 +148,11 @@ func (d *Daemon) applyBGP(ctx context.Context, b *bgpRunner) {
 	b.mu.Unlock()
 	var anycast []anycastAnnouncer
 	for _, a := range announces {
-		healthy := true
+		var tracks []health.Track
 		for _, tc := range a.TrackChecks {
-			if ok, known := d.health.Healthy(tc.Check); !ok || !known {
-				healthy = false
-			}
+			tracks = append(tracks, health.Track{Check: tc.Check})
 		}
-		anycast = append(anycast, anycastAnnouncer{prefixes: a.Prefixes, healthy: healthy})
+		anycast = append(anycast, anycastAnnouncer{prefixes: a.Prefixes, healthy: d.allHealthy(tracks)})
 	}
 	want := desiredRoutes(instances, anycast)
 	for _, p := range b.speaker.Announced() {
@@ -300,4 +299,15 @@ func stateNamed(name string) vrrp.State {
 		}
 	}
 	return vrrp.Init
+}
+
+// allHealthy reports whether every tracked check has passed (a check with
+// no result yet counts as failing).
+func (d *Daemon) allHealthy(tracks []health.Track) bool {
+	for _, tc := range tracks {
+		if ok, known := d.health.Healthy(tc.Check); !ok || !known {
+			return false
+		}
+	}
+	return true
 }

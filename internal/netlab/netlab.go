@@ -361,19 +361,31 @@ func claim(prefix string) error {
 	if err := os.MkdirAll(ownersDir, 0o755); err != nil {
 		return fmt.Errorf("recording the lab's owner: %w", err)
 	}
-	return os.WriteFile(filepath.Join(ownersDir, prefix), []byte(strconv.Itoa(os.Getpid())), 0o644)
+	// Written aside and renamed: a sweeper in another test process must
+	// never read the file empty and take the lab for abandoned.
+	tmp := filepath.Join(ownersDir, "."+prefix)
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return fmt.Errorf("recording the lab's owner: %w", err)
+	}
+	return os.Rename(tmp, filepath.Join(ownersDir, prefix))
 }
 
 // sweepStale removes the namespaces of labs whose owner process has exited.
 func sweepStale(t testing.TB) {
 	entries, _ := os.ReadDir(ownersDir)
 	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue // being claimed
+		}
 		b, err := os.ReadFile(filepath.Join(ownersDir, e.Name()))
 		if err != nil {
 			continue
 		}
 		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err == nil && (pid == os.Getpid() || syscall.Kill(pid, 0) == nil) {
+		if err != nil {
+			continue // not a file claim wrote: leave it alone
+		}
+		if pid == os.Getpid() || syscall.Kill(pid, 0) == nil {
 			continue // its owner is alive
 		}
 		prefix := e.Name()

@@ -7,7 +7,6 @@ package instance
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"sync"
@@ -105,55 +104,6 @@ type Runner struct {
 	onWant    func(bool) // a held backup wants to be master (sync groups)
 }
 
-// received is an advert the receiver checked, with the packet it came in
-// and the deferred copy that arrived before it, which the loop takes in
-// first.
-type received struct {
-	ad    vrrp.AdvertReceived
-	pkt   vrrpconn.Packet
-	prior *deferredAdvert
-}
-
-// repeatable is an advert as it arrived, and what it means.
-type repeatable struct {
-	src, dst netip.Addr
-	ttl      uint8
-	payload  string
-	ad       vrrp.AdvertReceived
-	// downAfter is Master_Down_Interval when the advert was published:
-	// a copy arriving at t moves the master-down deadline to t+downAfter.
-	downAfter time.Duration
-}
-
-// watcher is a shared socket's reader keeping a deadline for the instance
-// (vrrpconn.Endpoint): while copies of its master's advert arrive, a
-// backup's master-down deadline is watched there, and the backup's loop
-// sleeps.
-type watcher interface {
-	OnExpiry(func())
-	WatchUntil(time.Time)
-	Unwatch()
-}
-
-// pacer is a shared socket's reader that paces its reads by the advert
-// intervals of its instances (vrrpconn.Endpoint).
-type pacer interface{ Paced(interval time.Duration) }
-
-// backstop is how long after the master-down deadline a backup whose
-// deadline the reader watches wakes anyway, in case a bug kept the reader
-// from calling it: late, but never stuck in BACKUP behind a dead master.
-const backstop = 10
-
-func (p *repeatable) matches(pkt vrrpconn.Packet) bool {
-	return pkt.Src == p.src && pkt.Dst == p.dst && pkt.TTL == p.ttl && string(pkt.Payload) == p.payload
-}
-
-// deferredAdvert is a copy of the repeatable advert, and when it arrived.
-type deferredAdvert struct {
-	ad vrrp.AdvertReceived
-	at time.Time
-}
-
 // New prepares a runner; nothing touches the network until Run.
 func New(spec Spec, conn Conn, addrs Addresses, garp Announcer, log *zap.Logger) (*Runner, error) {
 	fsm, err := vrrp.New(fsmConfig(spec, conn.Source()))
@@ -212,103 +162,6 @@ func fsmConfig(spec Spec, source netip.Addr) vrrp.Config {
 	}
 }
 
-// Reconfigure applies a changed spec in the runner's loop, keeping its state:
-// on a master, virtual addresses that stay are never touched, added ones are
-// added and announced, removed ones removed. The interface, VRID, version
-// and the choice of multicast or unicast identify the instance and cannot
-// change: the caller replaces the runner for those.
-func (r *Runner) Reconfigure(ctx context.Context, spec Spec) error {
-	errc := make(chan error, 1)
-	select {
-	case r.calls <- func() { errc <- r.reconfigure(spec) }:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// NeedsReplacing reports whether next describes another virtual router than
-// prev (interface, VRID, version, multicast or unicast, address owner), so
-// that Reconfigure cannot apply it and the runner must be replaced.
-func NeedsReplacing(prev, next Spec) bool {
-	return next.Interface != prev.Interface || next.VRID != prev.VRID || next.Version != prev.Version ||
-		(len(next.UnicastPeers) == 0) != (len(prev.UnicastPeers) == 0) ||
-		(next.Priority == vrrp.OwnerPriority) != (prev.Priority == vrrp.OwnerPriority)
-}
-
-func (r *Runner) reconfigure(spec Spec) error {
-	if NeedsReplacing(r.spec, spec) {
-		return fmt.Errorf("instance %s: interface, VRID, version or unicast mode changed: the instance must be replaced", spec.Name)
-	}
-	if err := r.fsm.Reconfigure(fsmConfig(spec, r.conn.Source())); err != nil {
-		return fmt.Errorf("instance %s: %w", spec.Name, err)
-	}
-	added, removed := diffPrefixes(r.spec.VirtualIPs, spec.VirtualIPs)
-	vips := make([]netip.Addr, len(spec.VirtualIPs))
-	for i, p := range spec.VirtualIPs {
-		vips[i] = p.Addr()
-	}
-	e := expectation(spec, vips)
-	r.spec, r.vips = spec, vips
-	r.expect.Store(&e)
-	if p, ok := r.conn.(pacer); ok {
-		p.Paced(spec.AdvertInterval)
-	}
-	if r.fsm.State() == vrrp.Master {
-		var fresh []netip.Addr
-		for _, p := range added {
-			if err := r.addrs.Add(p); err != nil {
-				r.log.Error("adding virtual address", zap.Stringer("address", p), zap.Error(err))
-				continue
-			}
-			fresh = append(fresh, p.Addr())
-		}
-		for _, p := range removed {
-			if err := r.addrs.Remove(p); err != nil {
-				r.log.Error("removing virtual address", zap.Stringer("address", p), zap.Error(err))
-			}
-		}
-		for i := 0; i < garpBurst && len(fresh) > 0; i++ {
-			if err := r.garp.Announce(fresh); err != nil {
-				r.log.Warn("sending gratuitous ARP for added addresses", zap.Error(err))
-				break
-			}
-		}
-	}
-	r.log.Info("reconfigured", zap.String("state", r.fsm.State().String()),
-		zap.Int("virtual_ips_added", len(added)), zap.Int("virtual_ips_removed", len(removed)))
-	r.snapshot(nil)
-	return nil
-}
-
-// diffPrefixes returns what is in b and not in a, and what is in a and not in b.
-func diffPrefixes(a, b []netip.Prefix) (added, removed []netip.Prefix) {
-	in := func(p netip.Prefix, set []netip.Prefix) bool {
-		for _, q := range set {
-			if p == q {
-				return true
-			}
-		}
-		return false
-	}
-	for _, p := range b {
-		if !in(p, a) {
-			added = append(added, p)
-		}
-	}
-	for _, p := range a {
-		if !in(p, b) {
-			removed = append(removed, p)
-		}
-	}
-	return added, removed
-}
-
 // OnTransition registers f to be called (from the runner's goroutine) after
 // every state change, with the effective priority at that moment.
 func (r *Runner) OnTransition(f func(t vrrp.Transition, priority uint8)) { r.onChange = f }
@@ -343,26 +196,6 @@ func (r *Runner) Alive(ctx context.Context) bool {
 	case <-ctx.Done():
 		return false
 	}
-}
-
-// Status is a snapshot for `hasidecar status`.
-func (r *Runner) Status() control.InstanceStatus {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	st := r.status
-	st.AdvertsSent, st.AdvertsRecv = r.sent.Load(), r.recv.Load()
-	st.Dropped = make(map[string]uint64, len(r.dropped))
-	for k, v := range r.dropped {
-		st.Dropped[k] = v
-	}
-	st.Conflicts = r.conflictStatusLocked(time.Now())
-	// A shared socket drops for an instance whose loop fell behind.
-	if q, ok := r.conn.(interface{ Overflows() uint64 }); ok {
-		if n := q.Overflows(); n > 0 {
-			st.Dropped["receive queue full"] += n
-		}
-	}
-	return st
 }
 
 // Run takes part in the election until ctx ends, then resigns (priority 0 if
@@ -519,61 +352,6 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 }
 
-// offerRepeat publishes last as the advert whose copies the receiver may
-// defer, while the state machine says a copy would only restart its timer,
-// and otherwise withdraws it. It returns what stays a candidate, and
-// whether it withdrew a published advert. With a watcher, the master-down
-// deadline is handed to the reader while the advert is published.
-func (r *Runner) offerRepeat(last *repeatable, w watcher) (*repeatable, bool) {
-	if last != nil && r.fsm.OnlyRestartsTimer(last.ad) {
-		p := *last
-		p.downAfter = r.fsm.MasterDownInterval()
-		if cur := r.repeat.Load(); cur == nil || *cur != p {
-			r.repeat.Store(&p)
-		}
-		if w != nil {
-			w.WatchUntil(r.fsm.NextDeadline())
-		}
-		return last, false
-	}
-	if w != nil {
-		w.Unwatch()
-	}
-	return nil, r.repeat.Swap(nil) != nil
-}
-
-// takeDeferred hands the state machine the deferred copy of the repeatable
-// advert, if any, at the time it arrived.
-func (r *Runner) takeDeferred(stepAt func(time.Time, vrrp.Event)) {
-	if d := r.deferred.Swap(nil); d != nil {
-		stepAt(d.at, d.ad)
-	}
-}
-
-// deferRepeat leaves pkt for the loop to take in later if it is a copy of
-// the repeatable advert, and reports whether it did. A copy is checked
-// already: its bytes, source, destination and TTL are those of an advert
-// the loop accepted. With a watcher, the copy moves the master-down
-// deadline the reader keeps.
-func (r *Runner) deferRepeat(pkt vrrpconn.Packet, w watcher) bool {
-	p := r.repeat.Load()
-	if p == nil || !p.matches(pkt) {
-		return false
-	}
-	d := &deferredAdvert{ad: p.ad, at: pkt.Received}
-	r.deferred.Store(d)
-	if r.repeat.Load() != p && r.deferred.CompareAndSwap(d, nil) {
-		// The loop withdrew the advert meanwhile, perhaps after looking
-		// for deferred copies: this one goes the ordinary way.
-		return false
-	}
-	if w != nil {
-		w.WatchUntil(pkt.Received.Add(p.downAfter))
-	}
-	r.recv.Add(1)
-	return true
-}
-
 // apply hands one event to the state machine and carries out its actions. It
 // reports whether the actions included a first gratuitous ARP burst.
 func (r *Runner) apply(now time.Time, ev vrrp.Event) (announced bool) {
@@ -663,92 +441,6 @@ func (r *Runner) announce(why string) {
 	r.log.Debug("sent gratuitous ARP", zap.String("burst", why), zap.Int("count", garpBurst))
 }
 
-// receive reads the socket until it is closed, drops what the instance must
-// not act on (counted by reason) and passes the rest to the event loop.
-func (r *Runner) receive(out chan<- received, stop <-chan struct{}) error {
-	for {
-		pkt, err := r.conn.Receive()
-		if err != nil {
-			if errors.Is(err, vrrpconn.ErrClosed) {
-				return nil
-			}
-			return err
-		}
-		ad, ok := r.validate(pkt)
-		if !ok {
-			continue
-		}
-		select {
-		case out <- received{ad: ad, pkt: pkt}:
-		case <-stop:
-			return nil
-		}
-	}
-}
-
-// validate decodes and checks one packet; what the instance must not act on
-// is counted by reason and dropped.
-func (r *Runner) validate(pkt vrrpconn.Packet) (vrrp.AdvertReceived, bool) {
-	if pkt.Src == r.conn.Source() {
-		return vrrp.AdvertReceived{}, false // our own, looped back
-	}
-	ad, err := packet.Unmarshal(pkt.Payload, pkt.Src, pkt.Dst)
-	if err != nil {
-		r.drop(packet.ReasonOf(err), pkt, err)
-		return vrrp.AdvertReceived{}, false
-	}
-	expect := r.expect.Load()
-	reason := packet.CheckDestination(pkt.Dst, *expect)
-	if reason == packet.ReasonNone {
-		reason = packet.Check(ad, pkt.TTL, *expect)
-	}
-	if reason != packet.ReasonNone {
-		if kind, msg, ok := describeConflict(reason, ad, pkt.Src, *expect); ok {
-			r.noteConflict(kind, pkt.Src.String(), msg, time.Now())
-			r.countDrop(string(reason)) // logged as a conflict, at error level
-			return vrrp.AdvertReceived{}, false
-		}
-		r.drop(reason, pkt, nil)
-		return vrrp.AdvertReceived{}, false
-	}
-	r.recv.Add(1)
-	return vrrp.AdvertReceived{From: pkt.Src, Priority: ad.Priority, Interval: ad.Interval}, true
-}
-
-func (r *Runner) countDrop(reason string) {
-	r.mu.Lock()
-	r.dropped[reason]++
-	r.mu.Unlock()
-}
-
-func (r *Runner) drop(reason packet.Reason, pkt vrrpconn.Packet, err error) {
-	r.mu.Lock()
-	r.dropped[string(reason)]++
-	n := r.dropped[string(reason)]
-	r.mu.Unlock()
-	if reason == packet.ReasonVRIDMismatch {
-		return // another instance's packet on the same interface: not news
-	}
-	// Log the first drop of each reason and then every 1000th, so a flood
-	// cannot fill the disk.
-	if n != 1 && n%1000 != 0 {
-		return
-	}
-	msg := "dropped advertisement"
-	switch reason {
-	case packet.ReasonAddressCount, packet.ReasonAddressList:
-		// Same VRID, other addresses: most often two clusters that picked
-		// the same virtual_router_id on one segment.
-		msg = "VRID collision? another router advertises this virtual_router_id with other virtual addresses; its advertisements are ignored (give one of the clusters another virtual_router_id)"
-	case packet.ReasonBadPassword, packet.ReasonAuthTypeMismatch:
-		msg = "advertisement with another auth_pass or authentication type ignored (check auth_pass on every node)"
-	case packet.ReasonIntervalMismatch:
-		msg = "advertisement with another advert_interval ignored (VRRPv2 needs the same advert_interval on every node)"
-	}
-	r.log.Warn(msg, zap.String("reason", string(reason)),
-		zap.Stringer("from", pkt.Src), zap.Uint64("count", n), zap.Error(err))
-}
-
 // removeStale removes virtual addresses left on the interface, typically by a
 // crash while master, so that we never answer for them before winning the
 // election.
@@ -768,53 +460,5 @@ func (r *Runner) removeStale() {
 		}
 		r.log.Warn("removed a virtual address left on the interface before the election (a previous run did not release it)",
 			zap.Stringer("address", p))
-	}
-}
-
-// snapshotKey is what a status snapshot depends on, apart from the spec
-// (changed only by reconfigure, which always snapshots).
-type snapshotKey struct {
-	state       vrrp.State
-	effective   uint8
-	master      netip.Addr
-	transitions int
-	faults      int
-	interval    time.Duration
-	masterPrio  uint8
-}
-
-func (r *Runner) snapshotKey() snapshotKey {
-	return snapshotKey{r.fsm.State(), r.fsm.EffectivePriority(), r.fsm.MasterAddress(), r.fsm.Transitions(),
-		r.fsm.NumFaults(), r.fsm.AdvertInterval(), r.fsm.MasterPriority()}
-}
-
-func (r *Runner) snapshot(moved *vrrp.Transition) {
-	r.seen = r.snapshotKey()
-	vips := make([]string, len(r.spec.VirtualIPs))
-	for i, p := range r.spec.VirtualIPs {
-		vips[i] = p.String()
-	}
-	master := ""
-	if a := r.fsm.MasterAddress(); a.IsValid() {
-		master = a.String()
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	st := &r.status
-	st.Name = r.spec.Name
-	st.State = r.fsm.State().String()
-	st.Priority = int(r.spec.Priority)
-	st.EffectivePriority = int(r.fsm.EffectivePriority())
-	st.VirtualRouterID = int(r.spec.VRID)
-	st.Interface = r.spec.Interface
-	st.VirtualIPs = vips
-	st.MasterAddress = master
-	st.Transitions = r.fsm.Transitions()
-	st.Version = int(r.spec.Version)
-	st.AdvertInterval = r.fsm.AdvertInterval().String()
-	st.Faults = r.fsm.Faults()
-	st.MasterPriority = int(r.fsm.MasterPriority())
-	if moved != nil {
-		st.LastReason = moved.Reason
 	}
 }

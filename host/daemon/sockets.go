@@ -1,0 +1,42 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/hasidecar/hasidecar/host/vrrpconn"
+)
+
+// sharedSockets keeps one VRRP socket per interface, mode and source for all
+// the instances that use it (see vrrpconn.Demux).
+type sharedSockets struct {
+	mu   sync.Mutex
+	open map[vrrpconn.Options]*vrrpconn.Demux
+}
+
+// join returns an endpoint for vrid on the socket opts describes, opening the
+// socket if no instance uses it yet.
+func (s *sharedSockets) join(ctx context.Context, opts vrrpconn.Options, vrid uint8) (*vrrpconn.Endpoint, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if dm := s.open[opts]; dm != nil {
+		e, err := dm.Join(vrid)
+		if err == nil {
+			return e, nil
+		}
+		if !errors.Is(err, vrrpconn.ErrDemuxClosed) {
+			return nil, err
+		}
+	}
+	conn, err := vrrpconn.Open(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	if s.open == nil {
+		s.open = map[vrrpconn.Options]*vrrpconn.Demux{}
+	}
+	dm := vrrpconn.NewDemux(conn)
+	s.open[opts] = dm
+	return dm.Join(vrid)
+}

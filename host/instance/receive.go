@@ -1,0 +1,107 @@
+package instance
+
+import (
+	"errors"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/hasidecar/hasidecar/host/vrrp"
+	"github.com/hasidecar/hasidecar/host/vrrp/packet"
+	"github.com/hasidecar/hasidecar/host/vrrpconn"
+)
+
+// received is an advert the receiver checked, with the packet it came in
+// and the deferred copy that arrived before it, which the loop takes in
+// first.
+type received struct {
+	ad    vrrp.AdvertReceived
+	pkt   vrrpconn.Packet
+	prior *deferredAdvert
+}
+
+// receive reads the socket until it is closed, drops what the instance must
+// not act on (counted by reason) and passes the rest to the event loop.
+func (r *Runner) receive(out chan<- received, stop <-chan struct{}) error {
+	for {
+		pkt, err := r.conn.Receive()
+		if err != nil {
+			if errors.Is(err, vrrpconn.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+		ad, ok := r.validate(pkt)
+		if !ok {
+			continue
+		}
+		select {
+		case out <- received{ad: ad, pkt: pkt}:
+		case <-stop:
+			return nil
+		}
+	}
+}
+
+// validate decodes and checks one packet; what the instance must not act on
+// is counted by reason and dropped.
+func (r *Runner) validate(pkt vrrpconn.Packet) (vrrp.AdvertReceived, bool) {
+	if pkt.Src == r.conn.Source() {
+		return vrrp.AdvertReceived{}, false // our own, looped back
+	}
+	ad, err := packet.Unmarshal(pkt.Payload, pkt.Src, pkt.Dst)
+	if err != nil {
+		r.drop(packet.ReasonOf(err), pkt, err)
+		return vrrp.AdvertReceived{}, false
+	}
+	expect := r.expect.Load()
+	reason := packet.CheckDestination(pkt.Dst, *expect)
+	if reason == packet.ReasonNone {
+		reason = packet.Check(ad, pkt.TTL, *expect)
+	}
+	if reason != packet.ReasonNone {
+		if kind, msg, ok := describeConflict(reason, ad, pkt.Src, *expect); ok {
+			r.noteConflict(kind, pkt.Src.String(), msg, time.Now())
+			r.countDrop(string(reason)) // logged as a conflict, at error level
+			return vrrp.AdvertReceived{}, false
+		}
+		r.drop(reason, pkt, nil)
+		return vrrp.AdvertReceived{}, false
+	}
+	r.recv.Add(1)
+	return vrrp.AdvertReceived{From: pkt.Src, Priority: ad.Priority, Interval: ad.Interval}, true
+}
+
+func (r *Runner) countDrop(reason string) {
+	r.mu.Lock()
+	r.dropped[reason]++
+	r.mu.Unlock()
+}
+
+func (r *Runner) drop(reason packet.Reason, pkt vrrpconn.Packet, err error) {
+	r.mu.Lock()
+	r.dropped[string(reason)]++
+	n := r.dropped[string(reason)]
+	r.mu.Unlock()
+	if reason == packet.ReasonVRIDMismatch {
+		return // another instance's packet on the same interface: not news
+	}
+	// Log the first drop of each reason and then every 1000th, so a flood
+	// cannot fill the disk.
+	if n != 1 && n%1000 != 0 {
+		return
+	}
+	msg := "dropped advertisement"
+	switch reason {
+	case packet.ReasonAddressCount, packet.ReasonAddressList:
+		// Same VRID, other addresses: most often two clusters that picked
+		// the same virtual_router_id on one segment.
+		msg = "VRID collision? another router advertises this virtual_router_id with other virtual addresses; its advertisements are ignored (give one of the clusters another virtual_router_id)"
+	case packet.ReasonBadPassword, packet.ReasonAuthTypeMismatch:
+		msg = "advertisement with another auth_pass or authentication type ignored (check auth_pass on every node)"
+	case packet.ReasonIntervalMismatch:
+		msg = "advertisement with another advert_interval ignored (VRRPv2 needs the same advert_interval on every node)"
+	}
+	r.log.Warn(msg, zap.String("reason", string(reason)),
+		zap.Stringer("from", pkt.Src), zap.Uint64("count", n), zap.Error(err))
+}

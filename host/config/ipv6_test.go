@@ -67,8 +67,8 @@ func TestParseRejectsIPv6(t *testing.T) {
 }
 
 func TestParseAcceptsIPv6(t *testing.T) {
-	src := instance6With(`excluded_ips = ["198.51.100.10/24", "2001:db8:51::200"]` + "\n  use_vmac = true\n  " +
-		`unicast_source = "2001:db8:51::1"` + "\n  " + `unicast_peers = ["2001:db8:51::2", "fe80::2"]`) +
+	src := instance6With(`excluded_ips = ["198.51.100.10/24", "2001:db8:51::200"]`+"\n  use_vmac = true\n  "+
+		`unicast_source = "2001:db8:51::1"`+"\n  "+`unicast_peers = ["2001:db8:51::2", "fe80::2"]`) +
 		// An IPv4 instance may share VRID 51 on eth0: another protocol.
 		strings.Replace(instanceWith(""), "VI_1", "VI_4", 1)
 	cfg, diags := ParseWith([]byte(src), "t.hcl", testHost)

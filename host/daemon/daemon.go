@@ -222,6 +222,7 @@ func spec(ic config.Instance) instance.Spec {
 		Preempt:                    ic.Preempt,
 		PreemptDelay:               ic.PreemptDelay,
 		VirtualIPs:                 ic.VirtualIPs,
+		ExcludedIPs:                ic.ExcludedIPs,
 		UnicastPeers:               ic.UnicastPeers,
 		AuthPass:                   ic.AuthPass,
 		LowerPriorityIsResignation: ic.FastPreempt,
@@ -268,6 +269,7 @@ func (d *Daemon) newRunner(ctx context.Context, ic config.Instance) (*tracked, e
 		Interface: ic.Interface,
 		Source:    ic.UnicastSource,
 		Multicast: len(ic.UnicastPeers) == 0,
+		IPv6:      len(ic.VirtualIPs) > 0 && ic.VirtualIPs[0].Addr().Is6(),
 	}, ic.VRID)
 	if err != nil {
 		return nil, fmt.Errorf("instance %s: %w", ic.Name, err)

@@ -34,7 +34,10 @@ type Spec struct {
 	Preempt        bool
 	PreemptDelay   time.Duration
 	VirtualIPs     []netip.Prefix
-	UnicastPeers   []netip.Addr // empty: multicast to 224.0.0.18
+	// ExcludedIPs are held with VirtualIPs but not advertised (keepalived's
+	// virtual_ipaddress_excluded); either family.
+	ExcludedIPs  []netip.Prefix
+	UnicastPeers []netip.Addr // empty: multicast to 224.0.0.18 or ff02::12
 	AuthPass       string       // VRRPv2 simple password; empty: no authentication
 	// LowerPriorityIsResignation: see vrrp.Config.
 	LowerPriorityIsResignation bool
@@ -246,7 +249,7 @@ func (r *Runner) reconfigure(spec Spec) error {
 	if err := r.fsm.Reconfigure(fsmConfig(spec, r.conn.Source())); err != nil {
 		return fmt.Errorf("instance %s: %w", spec.Name, err)
 	}
-	added, removed := diffPrefixes(r.spec.VirtualIPs, spec.VirtualIPs)
+	added, removed := diffPrefixes(held(r.spec), held(spec))
 	vips := make([]netip.Addr, len(spec.VirtualIPs))
 	for i, p := range spec.VirtualIPs {
 		vips[i] = p.Addr()
@@ -581,13 +584,13 @@ func (r *Runner) apply(now time.Time, ev vrrp.Event) (announced bool) {
 		case vrrp.SendAdvertisement:
 			r.send(a)
 		case vrrp.AddAddresses:
-			for _, p := range r.spec.VirtualIPs {
+			for _, p := range held(r.spec) {
 				if err := r.addrs.Add(p); err != nil {
 					r.log.Error("adding virtual address", zap.Stringer("address", p), zap.Error(err))
 				}
 			}
 		case vrrp.RemoveAddresses:
-			for _, p := range r.spec.VirtualIPs {
+			for _, p := range held(r.spec) {
 				if err := r.addrs.Remove(p); err != nil {
 					r.log.Error("removing virtual address", zap.Stringer("address", p), zap.Error(err))
 				}
@@ -625,7 +628,7 @@ func (r *Runner) send(a vrrp.SendAdvertisement) {
 	}
 	dsts := r.spec.UnicastPeers
 	if len(dsts) == 0 {
-		dsts = []netip.Addr{packet.MulticastGroup()}
+		dsts = []netip.Addr{packet.Group(r.conn.Source())}
 	}
 	for _, dst := range dsts {
 		b, err := ad.Marshal(r.conn.Source(), dst)
@@ -643,7 +646,7 @@ func (r *Runner) send(a vrrp.SendAdvertisement) {
 
 func (r *Runner) announce(why string) {
 	for i := 0; i < garpBurst; i++ {
-		if err := r.garp.Announce(r.vips); err != nil {
+		if err := r.garp.Announce(r.announced()); err != nil {
 			r.log.Warn("sending gratuitous ARP", zap.String("burst", why), zap.Error(err))
 			return
 		}
@@ -728,15 +731,22 @@ func (r *Runner) drop(reason packet.Reason, pkt vrrpconn.Packet, err error) {
 	case packet.ReasonIntervalMismatch:
 		msg = "advertisement with another advert_interval ignored (VRRPv2 needs the same advert_interval on every node)"
 	}
-	r.log.Warn(msg, zap.String("reason", string(reason)),
-		zap.Stringer("from", pkt.Src), zap.Uint64("count", n), zap.Error(err))
+	fields := []zap.Field{zap.String("reason", string(reason)),
+		zap.Stringer("from", pkt.Src), zap.Uint64("count", n), zap.Error(err)}
+	if reason == packet.ReasonAddressCount || reason == packet.ReasonAddressList {
+		// Decoded again only here, on the rare logging path.
+		if ad, err := packet.Unmarshal(pkt.Payload, pkt.Src, pkt.Dst); err == nil {
+			fields = append(fields, zap.Stringers("theirs", ad.Addresses), zap.Stringers("ours", r.expect.Load().Addresses))
+		}
+	}
+	r.log.Warn(msg, fields...)
 }
 
 // removeStale removes virtual addresses left on the interface, typically by a
 // crash while master, so that we never answer for them before winning the
 // election.
 func (r *Runner) removeStale() {
-	for _, p := range r.spec.VirtualIPs {
+	for _, p := range held(r.spec) {
 		has, err := r.addrs.Has(p)
 		if err != nil {
 			r.log.Warn("checking for a stale virtual address", zap.Stringer("address", p), zap.Error(err))

@@ -173,7 +173,11 @@ func (n *Node) arpNeighbour(addr netip.Addr) (string, bool, error) {
 	if err != nil {
 		return "", false, fmt.Errorf("%s: finding %s: %w", n.Name, n.Iface, err)
 	}
-	neighs, err := h.NeighList(link.Attrs().Index, netlink.FAMILY_V4)
+	family := netlink.FAMILY_V4
+	if addr.Is6() {
+		family = netlink.FAMILY_V6 // the neighbour cache of NDP
+	}
+	neighs, err := h.NeighList(link.Attrs().Index, family)
 	if err != nil {
 		return "", false, fmt.Errorf("%s: listing neighbours on %s: %w", n.Name, n.Iface, err)
 	}

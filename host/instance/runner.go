@@ -38,7 +38,7 @@ type Spec struct {
 	// virtual_ipaddress_excluded); either family.
 	ExcludedIPs  []netip.Prefix
 	UnicastPeers []netip.Addr // empty: multicast to 224.0.0.18 or ff02::12
-	AuthPass       string       // VRRPv2 simple password; empty: no authentication
+	AuthPass     string       // VRRPv2 simple password; empty: no authentication
 	// LowerPriorityIsResignation: see vrrp.Config.
 	LowerPriorityIsResignation bool
 }

@@ -265,12 +265,7 @@ func (s *sharedSockets) join(ctx context.Context, opts vrrpconn.Options, vrid ui
 // newRunner opens an instance's socket, netlink handle and ARP client; the
 // runner does not run until start.
 func (d *Daemon) newRunner(ctx context.Context, ic config.Instance) (*tracked, error) {
-	conn, err := d.sockets.join(ctx, vrrpconn.Options{
-		Interface: ic.Interface,
-		Source:    ic.UnicastSource,
-		Multicast: len(ic.UnicastPeers) == 0,
-		IPv6:      len(ic.VirtualIPs) > 0 && ic.VirtualIPs[0].Addr().Is6(),
-	}, ic.VRID)
+	conn, noSource, err := d.joinSocket(ctx, ic)
 	if err != nil {
 		return nil, fmt.Errorf("instance %s: %w", ic.Name, err)
 	}
@@ -297,6 +292,9 @@ func (d *Daemon) newRunner(ctx context.Context, ic config.Instance) (*tracked, e
 		return nil, err
 	}
 	t := &tracked{Runner: r, spec: sp, release: release, done: make(chan struct{})}
+	if noSource != "" {
+		r.Deliver(ctx, vrrp.FaultChanged{Reason: noSource, Active: true}) // queued for Run
+	}
 	t.setConfig(ic, d.log)
 	r.OnTransition(func(tr vrrp.Transition, prio uint8) {
 		if n := t.notify.Load(); n != nil {

@@ -280,3 +280,47 @@ func waitBackups(t *testing.T, d *daemon, n int, timeout time.Duration) {
 	}
 	t.Fatalf("%s: not %d instances in BACKUP within %v", d.node.Name, n, timeout)
 }
+
+// TestIPv6WithoutLinkLocalIsFault: an IPv6 instance on an interface with no
+// link-local address stays in FAULT and says why; the node's IPv4 instance
+// keeps running.
+func TestIPv6WithoutLinkLocalIsFault(t *testing.T) {
+	netlab.RequireRoot(t)
+	t.Parallel()
+	lab := netlab.New(t, 1)
+	n := lab.Nodes[0]
+	ps, err := n.Addresses6()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ps {
+		if p.Addr().IsLinkLocalUnicast() {
+			n.Run(t, "ip", "addr", "del", p.String(), "dev", n.Iface)
+		}
+	}
+	six := fmt.Sprintf(`vrrp_instance "VI_6" {
+  interface = %q
+  virtual_router_id = 51
+  priority = 150
+  advert_interval = "100ms"
+  virtual_ips = [%q]
+}
+`, n.Iface, vip6.String())
+	d := startHasidecar(t, lab, n, nodeConfig{Priority: 150, Checks: six})
+	waitSoleHolderOf(t, lab, vip.Addr(), n, 10*time.Second)
+	var st6 string
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		for _, in := range d.status(t).Instances {
+			if in.Name == "VI_6" && in.State == "FAULT" && len(in.Faults) == 1 && strings.Contains(in.Faults[0], "no IPv6 link-local address") {
+				if n.HasAddress(t, vip6.Addr()) {
+					t.Error("the faulty IPv6 instance holds its VIP")
+				}
+				return
+			}
+			if in.Name == "VI_6" {
+				st6 = fmt.Sprintf("%+v", in)
+			}
+		}
+	}
+	t.Fatalf("VI_6 is %s; want FAULT for want of a link-local address", st6)
+}

@@ -1,0 +1,59 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+
+	"github.com/hasidecar/hasidecar/host/config"
+	"github.com/hasidecar/hasidecar/host/instance"
+	"github.com/hasidecar/hasidecar/host/vrrpconn"
+)
+
+// joinSocket opens or joins the instance's VRRP socket. An IPv6 instance on
+// an interface with no link-local address gets no socket but a stand-in and
+// a FAULT reason instead, as keepalived does, rather than stopping the
+// daemon: the other instances keep running.
+func (d *Daemon) joinSocket(ctx context.Context, ic config.Instance) (conn instance.Conn, fault string, err error) {
+	opts := vrrpconn.Options{
+		Interface: ic.Interface,
+		Source:    ic.UnicastSource,
+		Multicast: len(ic.UnicastPeers) == 0,
+		IPv6:      len(ic.VirtualIPs) > 0 && ic.VirtualIPs[0].Addr().Is6(),
+	}
+	e, err := d.sockets.join(ctx, opts, ic.VRID)
+	if errors.Is(err, vrrpconn.ErrNoLinkLocal) {
+		return newNoSourceConn(), fmt.Sprintf("%s has no IPv6 link-local address to send VRRP from "+
+			"(give the interface one, or set unicast_source; then restart or reload)", ic.Interface), nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return e, "", nil
+}
+
+// noSourceConn stands in for the socket of an instance that cannot have
+// one: it sends nothing and receives nothing until closed.
+type noSourceConn struct {
+	once   sync.Once
+	closed chan struct{}
+}
+
+func newNoSourceConn() *noSourceConn { return &noSourceConn{closed: make(chan struct{})} }
+
+// Source is the unspecified address: the instance never gets to advertise.
+func (c *noSourceConn) Source() netip.Addr { return netip.IPv6Unspecified() }
+
+func (c *noSourceConn) Send([]byte, netip.Addr) error { return vrrpconn.ErrNoLinkLocal }
+
+func (c *noSourceConn) Receive() (vrrpconn.Packet, error) {
+	<-c.closed
+	return vrrpconn.Packet{}, vrrpconn.ErrClosed
+}
+
+func (c *noSourceConn) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return nil
+}

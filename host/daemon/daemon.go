@@ -31,6 +31,7 @@ import (
 	"github.com/hasidecar/hasidecar/host/plugin"
 	"github.com/hasidecar/hasidecar/host/systemd"
 	"github.com/hasidecar/hasidecar/host/vip"
+	"github.com/hasidecar/hasidecar/host/vmac"
 	"github.com/hasidecar/hasidecar/host/vrrp"
 	"github.com/hasidecar/hasidecar/host/vrrpconn"
 )
@@ -265,16 +266,16 @@ func (s *sharedSockets) join(ctx context.Context, opts vrrpconn.Options, vrid ui
 // newRunner opens an instance's socket, netlink handle and ARP client; the
 // runner does not run until start.
 func (d *Daemon) newRunner(ctx context.Context, ic config.Instance) (*tracked, error) {
-	conn, noSource, err := d.joinSocket(ctx, ic)
+	conn, holdOn, noSource, err := d.joinSocket(ctx, ic)
 	if err != nil {
 		return nil, fmt.Errorf("instance %s: %w", ic.Name, err)
 	}
-	addrs, err := vip.New(ic.Interface, d.log)
+	addrs, err := vip.New(holdOn, d.log)
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("instance %s: %w", ic.Name, err)
 	}
-	ann, err := garp.NewAnnouncer(ic.Interface)
+	ann, err := garp.NewAnnouncer(holdOn)
 	if err != nil {
 		conn.Close()
 		addrs.Close()
@@ -284,6 +285,13 @@ func (d *Daemon) newRunner(ctx context.Context, ic config.Instance) (*tracked, e
 		conn.Close()
 		addrs.Close()
 		ann.Close()
+		// Only when the daemon stops: an instance a reload replaces hands
+		// its macvlan on to its successor.
+		if holdOn != ic.Interface && d.ctx.Err() != nil {
+			if err := vmac.Remove(holdOn); err != nil {
+				d.log.Warn("removing the virtual MAC interface", zap.Error(err))
+			}
+		}
 	}
 	sp := spec(ic)
 	r, err := instance.New(sp, conn, addrs, ann, d.log)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hasidecar/hasidecar/host/config"
 	"github.com/hasidecar/hasidecar/host/instance"
+	"github.com/hasidecar/hasidecar/host/vmac"
 	"github.com/hasidecar/hasidecar/host/vrrpconn"
 )
 
@@ -16,22 +17,43 @@ import (
 // an interface with no link-local address gets no socket but a stand-in and
 // a FAULT reason instead, as keepalived does, rather than stopping the
 // daemon: the other instances keep running.
-func (d *Daemon) joinSocket(ctx context.Context, ic config.Instance) (conn instance.Conn, fault string, err error) {
+//
+// With use_vmac it makes the instance's macvlan first: the socket is on it,
+// and holdOn, where the addresses go and are announced from, names it.
+func (d *Daemon) joinSocket(ctx context.Context, ic config.Instance) (conn instance.Conn, holdOn, fault string, err error) {
 	opts := vrrpconn.Options{
 		Interface: ic.Interface,
 		Source:    ic.UnicastSource,
 		Multicast: len(ic.UnicastPeers) == 0,
 		IPv6:      len(ic.VirtualIPs) > 0 && ic.VirtualIPs[0].Addr().Is6(),
 	}
+	holdOn = ic.Interface
+	if ic.UseVMAC {
+		// As keepalived: the socket lives on the macvlan too. A frame from
+		// the peer's macvlan carries our own virtual MAC as its source, and
+		// Linux hands such frames to our macvlan, never to its parent.
+		if !opts.IPv6 && !opts.Source.IsValid() {
+			if opts.Source, err = vrrpconn.PrimaryIPv4(ic.Interface); err != nil {
+				return nil, "", "", err
+			}
+		}
+		if holdOn, err = vmac.Create(ic.Interface, ic.VRID, opts.IPv6); err != nil {
+			return nil, "", "", err
+		}
+		opts.Interface = holdOn
+	}
 	e, err := d.sockets.join(ctx, opts, ic.VRID)
 	if errors.Is(err, vrrpconn.ErrNoLinkLocal) {
-		return newNoSourceConn(), fmt.Sprintf("%s has no IPv6 link-local address to send VRRP from "+
+		return newNoSourceConn(), holdOn, fmt.Sprintf("%s has no IPv6 link-local address to send VRRP from "+
 			"(give the interface one, or set unicast_source; then restart or reload)", ic.Interface), nil
 	}
 	if err != nil {
-		return nil, "", err
+		if ic.UseVMAC {
+			vmac.Remove(holdOn)
+		}
+		return nil, "", "", err
 	}
-	return e, "", nil
+	return e, holdOn, "", nil
 }
 
 // noSourceConn stands in for the socket of an instance that cannot have

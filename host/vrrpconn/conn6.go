@@ -237,3 +237,8 @@ func (c *Conn) accept6(from *unix.RawSockaddrInet6, payload, oob []byte) (Packet
 		Payload: append([]byte(nil), payload...),
 	}, true
 }
+
+// PrimaryIPv4 returns the first IPv4 address of iface that is not a
+// secondary one: the source a Conn on iface uses by default, for a Conn on
+// another interface (use_vmac's macvlan) that must send from it.
+func PrimaryIPv4(iface string) (netip.Addr, error) { return primaryIPv4(iface) }

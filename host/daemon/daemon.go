@@ -750,7 +750,8 @@ func (d *Daemon) Reload(ctx context.Context, path string) error {
 // needsReplacing reports whether a vrrp_instance changed in a way a running
 // instance cannot follow.
 func needsReplacing(prev, next config.Instance) bool {
-	return instance.NeedsReplacing(spec(prev), spec(next)) || prev.UnicastSource != next.UnicastSource
+	return instance.NeedsReplacing(spec(prev), spec(next)) || prev.UnicastSource != next.UnicastSource ||
+		prev.UseVMAC != next.UseVMAC || isIPv6(prev) != isIPv6(next)
 }
 
 // warnStatic warns about settings a reload cannot change.

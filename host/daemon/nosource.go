@@ -25,7 +25,7 @@ func (d *Daemon) joinSocket(ctx context.Context, ic config.Instance) (conn insta
 		Interface: ic.Interface,
 		Source:    ic.UnicastSource,
 		Multicast: len(ic.UnicastPeers) == 0,
-		IPv6:      len(ic.VirtualIPs) > 0 && ic.VirtualIPs[0].Addr().Is6(),
+		IPv6:      isIPv6(ic),
 	}
 	holdOn = ic.Interface
 	if ic.UseVMAC {
@@ -78,4 +78,10 @@ func (c *noSourceConn) Receive() (vrrpconn.Packet, error) {
 func (c *noSourceConn) Close() error {
 	c.once.Do(func() { close(c.closed) })
 	return nil
+}
+
+// isIPv6 reports whether the instance speaks VRRP over IPv6 (its VIPs'
+// family).
+func isIPv6(ic config.Instance) bool {
+	return len(ic.VirtualIPs) > 0 && ic.VirtualIPs[0].Addr().Is6()
 }

@@ -1,7 +1,9 @@
 package netlab
 
 import (
+	"fmt"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 
@@ -21,4 +23,20 @@ func (n *Node) HoldsAnywhere(t testing.TB, addr netip.Addr) bool {
 	t.Helper()
 	out := n.Run(t, "ip", "-o", "addr", "show", "to", addr.String())
 	return strings.TrimSpace(out) != ""
+}
+
+// noDAD turns duplicate address detection off for the given interfaces
+// (or "default", "all") of namespace ns, writing /proc/sys from a thread
+// inside it: cheaper than `ip netns exec … sysctl`, which under the load of
+// many parallel labs took longer than a command may.
+func noDAD(ns string, ifaces ...string) error {
+	return (&Node{Name: ns}).Do(func() error {
+		for _, i := range ifaces {
+			p := "/proc/sys/net/ipv6/conf/" + i + "/accept_dad"
+			if err := os.WriteFile(p, []byte("0"), 0o644); err != nil {
+				return fmt.Errorf("%s: %w", ns, err)
+			}
+		}
+		return nil
+	})
 }

@@ -208,7 +208,9 @@ func (l *Lab) addNode(t testing.TB, suffix string, host int) *Node {
 		"peer", "name", n.Iface, "netns", n.Name)
 	l.mustIP(t, "-n", l.Switch, "link", "set", n.Port, "master", bridgeName, "up")
 	l.mustIP(t, "-n", n.Name, "addr", "add", n.Prefix.String(), "dev", n.Iface)
-	l.mustIP(t, "netns", "exec", n.Name, "sysctl", "-qw", "net.ipv6.conf."+n.Iface+".accept_dad=0")
+	if err := noDAD(n.Name, n.Iface); err != nil {
+		t.Fatalf("netlab.New: %v", err)
+	}
 	l.mustIP(t, "-n", n.Name, "addr", "add", netip.PrefixFrom(n.Addr6, segment6.Bits()).String(), "dev", n.Iface, "nodad")
 	l.mustIP(t, "-n", n.Name, "link", "set", n.Iface, "up")
 	l.mustIP(t, "-n", n.Name, "link", "set", "lo", "up")
@@ -251,9 +253,7 @@ func (l *Lab) addNamespace(name string) error {
 			l.mu.Unlock()
 			// Before any interface exists: otherwise link-local addresses
 			// stay tentative for a second or two (TESTING.md).
-			_, err = runIP("netns", "exec", name, "sysctl", "-qw",
-				"net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.all.accept_dad=0")
-			return err
+			return noDAD(name, "default", "all")
 		}
 	}
 	return fmt.Errorf("creating namespace %s: %w", name, err)

@@ -29,18 +29,23 @@ func (d *Daemon) joinSocket(ctx context.Context, ic config.Instance) (conn insta
 	}
 	holdOn = ic.Interface
 	if ic.UseVMAC {
-		// As keepalived: the socket lives on the macvlan too. A frame from
-		// the peer's macvlan carries our own virtual MAC as its source, and
-		// Linux hands such frames to our macvlan, never to its parent.
-		if !opts.IPv6 && !opts.Source.IsValid() {
-			if opts.Source, err = vrrpconn.PrimaryIPv4(ic.Interface); err != nil {
-				return nil, "", "", err
-			}
-		}
 		if holdOn, err = vmac.Create(ic.Interface, ic.VRID, opts.IPv6); err != nil {
 			return nil, "", "", err
 		}
-		opts.Interface = holdOn
+		// As keepalived, a multicast socket lives on the macvlan too: a
+		// multicast frame from the peer's macvlan carries our own virtual
+		// MAC as its source, and Linux hands such frames to our macvlan,
+		// never to its parent. Unicast frames are addressed to the
+		// parent's MAC and arrive there, so a unicast socket stays on it.
+		if opts.Multicast {
+			if !opts.IPv6 && !opts.Source.IsValid() {
+				if opts.Source, err = vrrpconn.PrimaryIPv4(ic.Interface); err != nil {
+					vmac.Remove(holdOn)
+					return nil, "", "", err
+				}
+			}
+			opts.Interface = holdOn
+		}
 	}
 	e, err := d.sockets.join(ctx, opts, ic.VRID)
 	if errors.Is(err, vrrpconn.ErrNoLinkLocal) {

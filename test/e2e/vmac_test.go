@@ -111,13 +111,14 @@ func keepalivedVMACPeer(t *testing.T, lab *netlab.Lab, n *netlab.Node, c nodeCon
 // TestVirtualMACGapAtFailover measures the client's longest gap when a
 // hasidecar master drops off the segment, with and without use_vmac.
 func TestVirtualMACGapAtFailover(t *testing.T) {
-	for _, useVMAC := range []bool{false, true} {
-		t.Run(fmt.Sprintf("use_vmac=%v", useVMAC), func(t *testing.T) {
+	for _, tc := range []struct{ useVMAC, unicast bool }{{false, false}, {true, false}, {true, true}} {
+		useVMAC := tc.useVMAC
+		t.Run(fmt.Sprintf("use_vmac=%v/unicast=%v", useVMAC, tc.unicast), func(t *testing.T) {
 			netlab.RequireRoot(t)
 			t.Parallel()
 			lab := netlab.New(t, 2)
 			n1, n2, client := lab.Nodes[0], lab.Nodes[1], lab.Client
-			cfg := nodeConfig{Preempt: true}
+			cfg := nodeConfig{Preempt: true, Unicast: tc.unicast}
 			if useVMAC {
 				cfg.InstanceExtra = "  use_vmac = true\n"
 			}
@@ -137,8 +138,8 @@ func TestVirtualMACGapAtFailover(t *testing.T) {
 			soleHolderAnywhere(t, lab, vip.Addr(), n2, 5*time.Second)
 			time.Sleep(time.Second)
 			s := p.Stop()
-			t.Logf("use_vmac=%v: master dropped at 100ms adverts; client's longest gap %v (%d sent, %d answered)",
-				useVMAC, s.LongestGap, s.Sent, s.Received)
+			t.Logf("use_vmac=%v unicast=%v: master dropped at 100ms adverts; client's longest gap %v (%d sent, %d answered)",
+				useVMAC, tc.unicast, s.LongestGap, s.Sent, s.Received)
 			if s.LongestGap > 3*time.Second {
 				t.Errorf("longest gap %v", s.LongestGap)
 			}

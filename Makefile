@@ -15,10 +15,11 @@ all: build
 
 PLUGINS := icmp tcp httpget script
 
+# One executable: the built-in plugins are the same file, started under the
+# name hasidecar-plugin-NAME (a symlink) in their own processes.
 build:
 	$(BUILD) -o $(BIN)/hasidecar ./cmd/hasidecar
-	@for p in $(PLUGINS); do echo "$(BUILD) -o $(BIN)/hasidecar-plugin-$$p ./plugins/$$p"; \
-		$(BUILD) -o $(BIN)/hasidecar-plugin-$$p ./plugins/$$p || exit 1; done
+	@for p in $(PLUGINS); do ln -sfn hasidecar $(BIN)/hasidecar-plugin-$$p; done
 
 deps:
 	@./scripts/install-deps.sh

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages hasidecar's lab tests, benchmarks and demo use
-# (nginx, keepalived, iproute2), when they are missing, as root on Debian.
+# (nginx, keepalived, iproute2, curl), when they are missing, as root on
+# Debian. `make test`, `make demo`, `make bench` and .ci/run all use it.
 # Installing Debian's keepalived and nginx starts no VRRP: keepalived has no
 # /etc/keepalived/keepalived.conf, and we never run either in the root namespace.
 set -euo pipefail
@@ -9,6 +10,7 @@ command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v keepalived >/dev/null 2>&1 || [ -x /usr/sbin/keepalived ] || need+=(keepalived)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+[ -e /etc/ssl/certs/ca-certificates.crt ] || need+=(ca-certificates)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "hasidecar: missing ${need[*]}; install them (Debian: apt-get install ${need[*]}) or run as root on Debian" >&2
@@ -19,7 +21,8 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # Debian's nginx package would start nginx in the root namespace; the lab runs
 # its own nginx inside namespaces and needs none outside: policy-rc.d forbids
-# starting services during the install.
+# starting services during the install. One that was there already is left
+# exactly as it was.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
   chmod +x /usr/sbin/policy-rc.d

@@ -59,14 +59,16 @@ func Unhealthy(format string, args ...any) Result {
 // Type is the type of a configuration attribute.
 type Type string
 
-// The attribute types a schema can declare.
+// The attribute types a schema can declare. The host rejects a value of
+// another type at its line (a quoted "100" is not a Number). Config.Decode
+// fills these Go types:
 const (
-	String      Type = "string"
-	Number      Type = "number"
-	Bool        Type = "bool"
-	ListString  Type = "list(string)"
-	ListNumber  Type = "list(number)"
-	MapOfString Type = "map(string)"
+	String      Type = "string"       // string
+	Number      Type = "number"       // int, int64, uint16, float64, … (a fraction into an int is a Decode error)
+	Bool        Type = "bool"         // bool
+	ListString  Type = "list(string)" // []string
+	ListNumber  Type = "list(number)" // []int, []float64, …
+	MapOfString Type = "map(string)"  // map[string]string
 )
 
 // Attribute is one key of a `config {}` block.
@@ -141,4 +143,11 @@ func (ds Diagnostics) HasErrors() bool {
 // Errorf returns a one-element Diagnostics with an Error about attribute.
 func Errorf(attribute, summary string, args ...any) Diagnostics {
 	return Diagnostics{{Severity: Error, Summary: fmt.Sprintf(summary, args...), Attribute: attribute}}
+}
+
+// Warnf returns a one-element Diagnostics with a Warning about attribute:
+// `validate` shows it at the attribute's line, and the configuration is
+// still accepted.
+func Warnf(attribute, summary string, args ...any) Diagnostics {
+	return Diagnostics{{Severity: Warning, Summary: fmt.Sprintf(summary, args...), Attribute: attribute}}
 }

@@ -77,16 +77,21 @@
 //	sdk.Log(ctx).Warn("cannot read the file", "path", p.path, "error", err.Error())
 //
 // Debug lines are shown when hasidecar runs with log_level = "debug".
-// Anything else a plugin writes to standard error or, after Serve, to
-// standard output still reaches the host's log, as plain info lines.
+// Anything else a plugin writes to standard error still reaches the host's
+// log, as plain info lines.
 //
 // # Rules of the road
 //
-//   - Never write to standard output before Serve: it is go-plugin's
+//   - Never write to standard output: before Serve it is go-plugin's
 //     handshake channel and a stray line breaks the start ("Unrecognized
-//     remote plugin message"). Do nothing in init functions or main but
-//     call Serve.
-//   - Return from Check by the context's deadline. A Check that does not
+//     remote plugin message"); after Serve, what reaches it arrives in the
+//     host's log only as plain info lines. Log to standard error with
+//     Log(ctx) or Logger(). Do nothing in init functions or main but call
+//     Serve.
+//   - Return from Check by the context's deadline. The context ends a
+//     little (a tenth of the timeout, at most 20 ms) before the host gives
+//     up, so the message you return then ("no answer after 80ms") is the
+//     one the operator sees. A Check that does not return
 //     is abandoned by the host and counted as failing; if the plugin stops
 //     answering altogether (several deadlines in a row), the host restarts
 //     it and hands it its checks again.

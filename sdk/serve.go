@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -15,10 +17,10 @@ import (
 // Serve runs the plugin: call it from main and nothing else. It returns only
 // when the host is done with the plugin, which then exits.
 //
-// Do not write to standard output, before or after Serve: it is go-plugin's
-// handshake channel, and a stray line breaks it. Log with Log(ctx) in a
-// Probe, or Logger elsewhere: both write JSON lines to standard error that
-// the host shows in its own log with the plugin's name and level.
+// Never write to standard output: before Serve it is go-plugin's handshake
+// channel and a stray line breaks the start ("Unrecognized remote plugin
+// message"); after Serve, what reaches it arrives in the host's log only as
+// plain info lines. Log to standard error with Log(ctx) or Logger().
 func Serve(c Checker) {
 	go exitWithParent(os.Getppid(), 250*time.Millisecond)
 	log := Logger()
@@ -32,7 +34,8 @@ func Serve(c Checker) {
 
 // Logger returns a logger whose lines the host parses (hclog JSON on standard
 // error) and shows with the plugin's name and the right level. In a Probe's
-// Check, prefer Log(ctx), which also names the check.
+// Check, prefer Log(ctx), which also names the check. Never log to standard
+// output (see Serve).
 //
 // It writes to file descriptor 2 itself rather than to os.Stderr: once Serve
 // runs, go-plugin points os.Stderr at a pipe whose data the host discards.
@@ -99,7 +102,17 @@ func (stderrFD) Write(b []byte) (int, error) {
 func exitWithParent(ppid int, every time.Duration) {
 	for range time.Tick(every) {
 		if os.Getppid() != ppid {
+			removeSocketDir()
 			os.Exit(0)
 		}
+	}
+}
+
+// removeSocketDir removes the directory the host made for this plugin's
+// go-plugin socket: a host that died cannot remove it any more.
+func removeSocketDir() {
+	dir := os.Getenv(plugin.EnvUnixSocketDir)
+	if strings.HasPrefix(filepath.Base(dir), "hasidecar-plugin-") {
+		_ = os.RemoveAll(dir)
 	}
 }

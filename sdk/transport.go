@@ -93,6 +93,10 @@ type server struct {
 
 	mu     sync.Mutex
 	probes map[string]Probe
+	// panicked is when each check's panic stack was last logged: a probe
+	// that panics on every run logs its stack once a minute, not 10 times a
+	// second.
+	panicked map[string]time.Time
 }
 
 func (s *server) Schema(context.Context, *pluginpb.SchemaRequest) (*pluginpb.SchemaResponse, error) {
@@ -150,21 +154,65 @@ func (s *server) Check(ctx context.Context, req *pluginpb.CheckRequest) (*plugin
 		return nil, status.Errorf(codes.NotFound, "check %q is not configured", req.CheckId)
 	}
 	log := s.log.With("check", req.CheckId)
+	ctx, cancel := probeContext(ctx)
+	defer cancel()
 	start := time.Now()
-	res := runProbe(withLog(ctx, log), p, log)
+	res, panicked := runProbe(withLog(ctx, log), p)
+	if panicked != nil && s.logPanic(req.CheckId, start) {
+		log.Error("probe panicked (its stack is logged at most once a minute)", "panic", fmt.Sprint(panicked.value), "stack", panicked.stack)
+	}
 	return &pluginpb.CheckResponse{Healthy: res.Healthy, Message: res.Message, LatencyNs: int64(time.Since(start))}, nil
+}
+
+// probeContext ends the probe's context a little before the host's
+// deadline, so that the probe's own message ("connection timed out after
+// 80ms") reaches the host rather than the host's "deadline exceeded".
+func probeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithDeadline(ctx, deadline.Add(-probeMargin(time.Until(deadline))))
+}
+
+// probeMargin is how much earlier than the host a probe gives up: a tenth
+// of the time left, between 1 and 20 ms (the reply's trip back to the host
+// takes well under a millisecond).
+func probeMargin(left time.Duration) time.Duration {
+	return min(max(left/10, time.Millisecond), 20*time.Millisecond)
+}
+
+// logPanic reports whether check's panic at now should be logged with its
+// stack: the first one, and then once a minute.
+func (s *server) logPanic(check string, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if last, ok := s.panicked[check]; ok && now.Sub(last) < time.Minute {
+		return false
+	}
+	if s.panicked == nil {
+		s.panicked = map[string]time.Time{}
+	}
+	s.panicked[check] = now
+	return true
+}
+
+// probePanic is a panic recovered from a Probe.
+type probePanic struct {
+	value any
+	stack string
 }
 
 // runProbe runs one check, turning a panic into a failing result so that one
 // bad check cannot take the plugin, and every other check, down.
-func runProbe(ctx context.Context, p Probe, log hclog.Logger) (res Result) {
+func runProbe(ctx context.Context, p Probe) (res Result, panicked *probePanic) {
 	defer func() {
 		if r := recover(); r != nil {
 			res = Result{Healthy: false, Message: fmt.Sprintf("plugin panicked: %v", r)}
-			log.Error("probe panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			panicked = &probePanic{value: r, stack: string(debug.Stack())}
 		}
 	}()
-	return p.Check(ctx)
+	return p.Check(ctx), nil
 }
 
 func (s *server) Remove(_ context.Context, req *pluginpb.RemoveRequest) (*pluginpb.RemoveResponse, error) {

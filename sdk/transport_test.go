@@ -13,8 +13,9 @@ import (
 )
 
 // testChecker exercises the transport: "ok" passes, "fail" fails, "panic"
-// panics in Check, "slow" ignores its context, "log" logs a warning through
-// Log(ctx) and passes, a bad "mode" is rejected.
+// panics in Check, "slow" ignores its context, "patient" waits for its
+// context to end and says so, "log" logs a warning through Log(ctx) and
+// passes, a bad "mode" is rejected.
 type testChecker struct{}
 
 func (testChecker) Schema() Schema {
@@ -31,7 +32,7 @@ func (testChecker) New(c Config) (Probe, Diagnostics) {
 		return nil, Errorf("", "%v", err)
 	}
 	switch cfg.Mode {
-	case "ok", "fail", "panic", "slow", "log":
+	case "ok", "fail", "panic", "slow", "log", "patient":
 		return testProbe{cfg.Mode}, nil
 	case "new-panics":
 		panic("boom in New")
@@ -47,6 +48,9 @@ func (p testProbe) Check(ctx context.Context) Result {
 		panic("boom")
 	case "slow":
 		time.Sleep(2 * time.Second)
+	case "patient":
+		<-ctx.Done()
+		return Unhealthy("gave up waiting: %v", ctx.Err())
 	case "log":
 		Log(ctx).Warn("from the probe", "mode", p.mode)
 		return Healthy("logged")
@@ -132,5 +136,60 @@ func TestBadConfigJSON(t *testing.T) {
 	diags, err := client(t).Validate(context.Background(), []byte(`{not json`))
 	if err != nil || !diags.HasErrors() {
 		t.Fatalf("%+v %v", diags, err)
+	}
+}
+
+// TestProbeGivesUpBeforeTheHost checks that a probe's context ends before
+// the host's deadline, so that the host gets the probe's own message.
+func TestProbeGivesUpBeforeTheHost(t *testing.T) {
+	c := client(t)
+	if _, err := c.Configure(context.Background(), "p", []byte(`{"mode":"patient"}`)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	res, _, err := c.Check(ctx, "p")
+	if err != nil || res.Healthy || !strings.Contains(res.Message, "gave up waiting") {
+		t.Fatalf("got %+v, %v; want the probe's own message before the host's deadline", res, err)
+	}
+}
+
+func TestProbeMargin(t *testing.T) {
+	for _, tt := range []struct{ left, want time.Duration }{
+		{time.Second, 20 * time.Millisecond},
+		{150 * time.Millisecond, 15 * time.Millisecond},
+		{5 * time.Millisecond, time.Millisecond},
+		{0, time.Millisecond},
+	} {
+		if got := probeMargin(tt.left); got != tt.want {
+			t.Errorf("probeMargin(%v) = %v, want %v", tt.left, got, tt.want)
+		}
+	}
+}
+
+func TestPanicStackOncePerMinute(t *testing.T) {
+	s := &server{}
+	now := time.Now()
+	for i, tt := range []struct {
+		check string
+		at    time.Duration
+		want  bool
+	}{
+		{"a", 0, true},
+		{"a", time.Second, false},
+		{"b", time.Second, true},
+		{"a", 59 * time.Second, false},
+		{"a", 61 * time.Second, true},
+	} {
+		if got := s.logPanic(tt.check, now.Add(tt.at)); got != tt.want {
+			t.Errorf("step %d: logPanic(%s, +%v) = %v, want %v", i, tt.check, tt.at, got, tt.want)
+		}
+	}
+}
+
+func TestWarnf(t *testing.T) {
+	d := Warnf("url", "plain %s", "http")
+	if d.HasErrors() || len(d) != 1 || d[0].Severity != Warning || d[0].Attribute != "url" || d[0].Summary != "plain http" {
+		t.Fatalf("%+v", d)
 	}
 }

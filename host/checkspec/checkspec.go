@@ -81,6 +81,9 @@ func Decode(body hcl.Body, schema sdk.Schema, plugin string) ([]byte, hcl.Diagno
 			Subject:  body.MissingItemRange().Ptr(),
 		}}
 	}
+	if diags := strictTypes(body, schema); diags.HasErrors() {
+		return nil, diags
+	}
 	val, diags := hcldec.Decode(body, spec, nil)
 	if diags.HasErrors() {
 		return nil, diags
@@ -132,4 +135,65 @@ func PluginDiagnostics(body hcl.Body, ds sdk.Diagnostics, plugin string) hcl.Dia
 		out = append(out, &hcl.Diagnostic{Severity: sev, Summary: d.Summary, Detail: detail, Subject: subject.Ptr()})
 	}
 	return out
+}
+
+// strictTypes rejects a quoted value where the schema wants a number or a
+// bool: hcldec would turn "100" into 100 and "true" into true, and a
+// plugin's schema promises the user that it checks types.
+func strictTypes(body hcl.Body, schema sdk.Schema) hcl.Diagnostics {
+	want := map[string]sdk.Type{}
+	var attrs []hcl.AttributeSchema
+	for _, a := range schema.Attributes {
+		switch a.Type {
+		case sdk.Number, sdk.Bool, sdk.ListNumber:
+			want[a.Name] = a.Type
+			attrs = append(attrs, hcl.AttributeSchema{Name: a.Name})
+		}
+	}
+	if len(attrs) == 0 {
+		return nil
+	}
+	content, _, _ := body.PartialContent(&hcl.BodySchema{Attributes: attrs})
+	var diags hcl.Diagnostics
+	for name, a := range content.Attributes {
+		v, vd := a.Expr.Value(nil)
+		if vd.HasErrors() || !v.IsWhollyKnown() || v.IsNull() {
+			continue // hcldec reports these
+		}
+		var bad bool
+		switch want[name] {
+		case sdk.Number:
+			bad = v.Type() != cty.Number
+		case sdk.Bool:
+			bad = v.Type() != cty.Bool
+		case sdk.ListNumber:
+			if v.CanIterateElements() {
+				for it := v.ElementIterator(); it.Next(); {
+					if _, e := it.Element(); e.Type() != cty.Number {
+						bad = true
+					}
+				}
+			}
+		}
+		if bad {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Incorrect attribute value type",
+				Detail:   fmt.Sprintf("%s must be a %s; write it without quotes (%s).", name, want[name], typeExample(want[name])),
+				Subject:  a.Expr.Range().Ptr(),
+			})
+		}
+	}
+	return diags
+}
+
+func typeExample(t sdk.Type) string {
+	switch t {
+	case sdk.Number:
+		return "for example 100"
+	case sdk.Bool:
+		return "true or false"
+	default:
+		return "for example [200, 301]"
+	}
 }

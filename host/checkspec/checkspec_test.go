@@ -41,7 +41,8 @@ func TestDecode(t *testing.T) {
 		{"all set", "url = \"http://x/\"\nstatus_code = [200, 204]\ninsecure_skip_verify = true\n",
 			`{"insecure_skip_verify":true,"status_code":[200,204],"url":"http://x/"}`, "", 0, 0},
 		{"only required, unset ones left out", `url = "http://x/"`, `{"url":"http://x/"}`, "", 0, 0},
-		{"number converts from a string as HCL does", "url = \"u\"\nstatus_code = [\"200\"]\n", `{"status_code":[200],"url":"u"}`, "", 0, 0},
+		{"a quoted number is not a number", "url = \"u\"\nstatus_code = [200, \"301\"]\n", "", "status_code must be a list(number)", 2, 15},
+		{"a quoted bool is not a bool", "url = \"u\"\ninsecure_skip_verify = \"true\"\n", "", "insecure_skip_verify must be a bool", 2, 24},
 		{"unknown key", "url = \"u\"\nbogus = 1\n", "", "Unsupported argument", 2, 1},
 		{"missing required: at the block", `status_code = [200]`, "", "Missing required argument", 1, 1},
 		{"wrong type", "url = \"u\"\ninsecure_skip_verify = \"maybe\"\n", "", "Incorrect attribute value type", 2, 24},
@@ -63,8 +64,8 @@ func TestDecode(t *testing.T) {
 				t.Fatalf("accepted %q: %s", tt.src, got)
 			}
 			d := diags[0]
-			if !strings.Contains(d.Summary, tt.wantErr) {
-				t.Errorf("summary %q, want %q", d.Summary, tt.wantErr)
+			if !strings.Contains(d.Summary+": "+d.Detail, tt.wantErr) {
+				t.Errorf("diagnostic %q: %q, want %q", d.Summary, d.Detail, tt.wantErr)
 			}
 			if d.Subject == nil || d.Subject.Filename != "c.hcl" || d.Subject.Start.Line != tt.line || d.Subject.Start.Column != tt.col {
 				t.Errorf("at %v, want c.hcl:%d:%d", d.Subject, tt.line, tt.col)

@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -27,6 +28,8 @@ import (
 	goplugin "github.com/hashicorp/go-plugin"
 	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/hasidecar/hasidecar/sdk"
 )
@@ -59,6 +62,17 @@ type Manager struct {
 	done    chan struct{}  // closed by Close: ends the restart loops' waits
 	bg      sync.WaitGroup // restart loops and process stops; Close waits for them
 }
+
+// exitedError is a check whose plugin went away during the call: gRPC says
+// "rpc error: code = Unavailable desc = error reading from server: EOF",
+// which tells an operator nothing that "plugin exited" does not.
+type exitedError struct {
+	plugin string
+	err    error
+}
+
+func (e *exitedError) Error() string { return fmt.Sprintf("plugin %q exited", e.plugin) }
+func (e *exitedError) Unwrap() error { return e.err }
 
 // ErrDown means the plugin is not running right now (exited, restarting).
 var ErrDown = errors.New("plugin is down")
@@ -229,12 +243,21 @@ func (p *proc) spawn(ctx context.Context, configs map[string][]byte) (spawned, e
 	// signal follows the thread that forks, so that thread is pinned while
 	// it does (the SDK also watches its parent from the plugin side).
 	cfg.Cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cfg.Cmd.Env = os.Environ()
 	// Checks are I/O: one P spares the plugin cross-thread wake-ups on every
 	// call (measured: RPC overhead p50 about halved) and memory. An operator
 	// who sets GOMAXPROCS for the daemon sets it for its plugins too.
 	if os.Getenv("GOMAXPROCS") == "" {
-		cfg.Cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
+		cfg.Cmd.Env = append(cfg.Cmd.Env, "GOMAXPROCS=1")
 	}
+	// go-plugin's socket goes into a directory of this process's own, which
+	// stop removes: a killed plugin cannot remove its socket itself, and
+	// restarts would otherwise leave one file in /tmp each.
+	sockDir, err := os.MkdirTemp("", socketDirPrefix+p.name+"-")
+	if err != nil {
+		return spawned{}, fmt.Errorf("plugin %q: a directory for its socket: %w", p.name, err)
+	}
+	cfg.Cmd.Env = append(cfg.Cmd.Env, goplugin.EnvUnixSocketDir+"="+sockDir)
 	if want, ok := p.m.opts.Pins[p.name]; ok {
 		sum, err := hex.DecodeString(want)
 		if err != nil || len(sum) != sha256.Size {
@@ -318,6 +341,7 @@ func (p *proc) installLocked(s spawned) {
 // plugin left behind can hold open: stop gives up waiting after another
 // killGrace rather than hold up a restart or the host's shutdown.
 func stop(c *goplugin.Client, cmd *exec.Cmd, hard bool) {
+	defer removeSocketDir(cmd)
 	if hard {
 		killProcess(cmd)
 	}
@@ -335,6 +359,23 @@ func stop(c *goplugin.Client, cmd *exec.Cmd, hard bool) {
 	select {
 	case <-done:
 	case <-time.After(killGrace):
+	}
+}
+
+// socketDirPrefix starts the name of each plugin process's socket directory
+// (the SDK also removes it when the plugin outlives its host).
+const socketDirPrefix = "hasidecar-plugin-"
+
+// removeSocketDir removes the socket directory spawn made for cmd's process.
+func removeSocketDir(cmd *exec.Cmd) {
+	if cmd == nil {
+		return
+	}
+	for _, kv := range cmd.Env {
+		if dir, ok := strings.CutPrefix(kv, goplugin.EnvUnixSocketDir+"="); ok &&
+			strings.HasPrefix(filepath.Base(dir), socketDirPrefix) {
+			_ = os.RemoveAll(dir)
+		}
 	}
 }
 
@@ -503,7 +544,11 @@ func (m *Manager) Check(ctx context.Context, name, checkID string) (sdk.Result, 
 	p.mu.Unlock()
 	res, latency, err := c.Check(ctx, checkID)
 	if err != nil {
-		err = fmt.Errorf("plugin %q: %w", name, err) // still a gRPC status to status.Code
+		if status.Code(err) == codes.Unavailable {
+			err = &exitedError{plugin: name, err: err}
+		} else {
+			err = fmt.Errorf("plugin %q: %w", name, err) // still a gRPC status to status.Code
+		}
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -460,3 +460,38 @@ func TestStopRetiresAPlugin(t *testing.T) {
 		t.Fatalf("not started again: %v", err)
 	}
 }
+
+// TestSocketDirectoriesAreRemoved checks that no go-plugin socket is left in
+// the temporary directory by a plugin that was killed, restarted or stopped.
+func TestSocketDirectoriesAreRemoved(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	m := NewManager(Options{Dir: pluginDir(t)})
+	_, cfg := healthyFile(t)
+	if _, err := m.Configure(context.Background(), "filecheck", "a", cfg); err != nil {
+		t.Fatal(err)
+	}
+	waitHealthy(t, m, "a", time.Second)
+	if err := syscall.Kill(m.Pid("filecheck"), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	sawExited := false
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		_, _, err := check(t, m, "a")
+		if err != nil && strings.Contains(err.Error(), "rpc error") {
+			t.Fatalf("a check of a dead plugin says %q; want plain words", err)
+		}
+		sawExited = sawExited || (err != nil && strings.Contains(err.Error(), "exited"))
+		if err == nil && m.Restarts("filecheck") == 1 {
+			break
+		}
+	}
+	if !sawExited {
+		t.Error("no check said the plugin exited")
+	}
+	m.Close()
+	left, _ := filepath.Glob(filepath.Join(tmp, "*"))
+	if len(left) != 0 {
+		t.Fatalf("left in the temporary directory: %v", left)
+	}
+}

@@ -1,4 +1,7 @@
-package main
+// Package httpget checks a page over HTTP or HTTPS
+// (keepalived's HTTP_GET and SSL_GET): its status code and, optionally, the
+// MD5 digest of its body.
+package httpget
 
 import (
 	"context"
@@ -184,3 +187,6 @@ func reason(ctx context.Context, err error) string {
 	}
 	return err.Error()
 }
+
+// New returns the httpget checker, for sdk.Serve.
+func New() sdk.Checker { return checker{} }

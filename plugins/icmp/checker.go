@@ -1,4 +1,6 @@
-package main
+// Package icmp checks that an address answers ICMP echo
+// (ping).
+package icmp
 
 import (
 	"context"
@@ -150,3 +152,6 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
+
+// New returns the icmp checker, for sdk.Serve.
+func New() sdk.Checker { return checker{} }

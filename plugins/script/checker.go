@@ -1,4 +1,6 @@
-package main
+// Package script runs a program as a health check
+// (keepalived's MISC_CHECK): exit status 0 is healthy, 1 is not.
+package script
 
 import (
 	"bytes"
@@ -267,3 +269,6 @@ func (l *limited) Write(b []byte) (int, error) {
 	}
 	return len(b), nil
 }
+
+// New returns the script checker, for sdk.Serve.
+func New() sdk.Checker { return checker{} }

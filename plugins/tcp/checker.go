@@ -1,4 +1,6 @@
-package main
+// Package tcp checks that a TCP port accepts connections
+// (keepalived's TCP_CHECK).
+package tcp
 
 import (
 	"context"
@@ -57,3 +59,6 @@ func reason(ctx context.Context, err error) string {
 	}
 	return err.Error()
 }
+
+// New returns the tcp checker, for sdk.Serve.
+func New() sdk.Checker { return checker{} }

@@ -99,8 +99,16 @@ func TestBench(t *testing.T) {
 		row{"advert jitter p99, + 500 tcp checks/s", ms(hc.jitterP99), "-", 0},
 	)
 
-	hRSS, kRSS := residentMemory(t)
-	rows = append(rows, row{"resident memory, daemon + its processes", fmt.Sprintf("%.1f MiB", hRSS), fmt.Sprintf("%.1f MiB", kRSS), hRSS / kRSS})
+	mib := func(v float64) string { return fmt.Sprintf("%.1f MiB", v) }
+	for _, m := range []struct {
+		name string
+		all  bool
+	}{{"four plugins in use", true}, {"README's nginx pair (one httpget check)", false}} {
+		h, k := residentMemory(t, m.all)
+		rows = append(rows,
+			row{"memory PSS, " + m.name, mib(h.pss), mib(k.pss), h.pss / k.pss},
+			row{"memory RSS, " + m.name, mib(h.rss), mib(k.rss), h.rss / k.rss})
+	}
 	p50, p99 := checkRPCOverhead(t)
 	rows = append(rows, row{"check RPC overhead (tcp plugin), p50 / p99",
 		fmt.Sprintf("%v / %v", p50.Round(time.Microsecond), p99.Round(time.Microsecond)), "-", 0})
@@ -349,14 +357,14 @@ func TestBenchRPC(t *testing.T) {
 	fmt.Printf("check RPC overhead (tcp plugin): p50 %v, p99 %v\n", p50.Round(time.Microsecond), p99.Round(time.Microsecond))
 }
 
-// residentMemory returns the resident memory (MiB) of a running hasidecar
-// with its four plugins, and of a running keepalived with one vrrp_script.
-func residentMemory(t *testing.T) (hasidecar, keepalived float64) {
-	lab := netlab.New(t, 2)
-	dir := t.TempDir()
-	script := filepath.Join(dir, "ok.sh")
-	os.WriteFile(script, []byte("#!/bin/sh\nexit 0\n"), 0o755)
-	checks := fmt.Sprintf(`
+// memory is what a daemon and its processes hold: resident (RSS, pages
+// shared between its processes counted in each) and proportional (PSS, each
+// shared page divided among the processes that map it: what the node pays).
+type memory struct{ rss, pss float64 }
+
+// allPluginChecks names each built-in plugin once.
+func allPluginChecks(script string) string {
+	return fmt.Sprintf(`
 check "icmp" {
   plugin = "icmp"
   config { address = "127.0.0.1" }
@@ -374,29 +382,65 @@ check "script" {
   config { command = [%q] }
 }
 `, script)
-	d := startHasidecar(t, lab, lab.Nodes[0], nodeConfig{Priority: 150, Preempt: true, Checks: checks})
+}
+
+// residentMemory returns the memory of a running hasidecar and of a running
+// keepalived with one vrrp_script (curl of nginx, as keepalived users track
+// it), both in their steady state: hasidecar with its four built-in plugins
+// in use (all = true) or with the README's nginx configuration (one httpget
+// check, so one plugin process).
+func residentMemory(t *testing.T, all bool) (hasidecar, keepalived memory) {
+	lab := netlab.New(t, 2)
+	dir := t.TempDir()
+	script := filepath.Join(dir, "ok.sh")
+	os.WriteFile(script, []byte("#!/bin/sh\nexit 0\n"), 0o755)
+	c := nodeConfig{Priority: 150, Preempt: true}
+	plugins := 1
+	if all {
+		c.Checks, plugins = allPluginChecks(script), 4
+	} else {
+		c.Checks, c.InstanceExtra = nginxCheck(100*time.Millisecond, 2)
+	}
+	d := startHasidecar(t, lab, lab.Nodes[0], c)
 	k := keepalivedScriptPeer(t, lab, lab.Nodes[1], nodeConfig{Priority: 100, Preempt: true}, "/usr/bin/curl -sf -o /dev/null -m 1 http://127.0.0.1/healthz")
 	deadline := time.Now().Add(10 * time.Second)
-	for len(d.proc.Children()) < 4 && time.Now().Before(deadline) {
+	for len(d.proc.Children()) < plugins && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	time.Sleep(3 * time.Second) // let both settle into their steady state
-	return rssMiB(append([]int{d.proc.Pid()}, d.proc.Children()...)), rssMiB(append([]int{k.Pid()}, k.Children()...))
+	return memoryOf(append([]int{d.proc.Pid()}, d.proc.Children()...)), memoryOf(append([]int{k.Pid()}, k.Children()...))
 }
 
-func rssMiB(pids []int) float64 {
-	var kb int
+// memoryOf adds up RSS and PSS (MiB) of pids from /proc/PID/smaps_rollup.
+func memoryOf(pids []int) memory {
+	var rss, pss int
 	for _, pid := range pids {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
 		if err != nil {
 			continue
 		}
 		for _, line := range strings.Split(string(b), "\n") {
-			if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-				n, _ := strconv.Atoi(f[1])
-				kb += n
+			f := strings.Fields(line)
+			if len(f) < 2 {
+				continue
+			}
+			n, _ := strconv.Atoi(f[1])
+			switch f[0] {
+			case "Rss:":
+				rss += n
+			case "Pss:":
+				pss += n
 			}
 		}
 	}
-	return float64(kb) / 1024
+	return memory{float64(rss) / 1024, float64(pss) / 1024}
+}
+
+// TestBenchMemory measures memory alone (`go test -tags bench -run
+// TestBenchMemory -v ./test/e2e/`).
+func TestBenchMemory(t *testing.T) {
+	for _, all := range []bool{true, false} {
+		h, k := residentMemory(t, all)
+		fmt.Printf("all plugins %v: hasidecar RSS %.1f PSS %.1f MiB, keepalived RSS %.1f PSS %.1f MiB (PSS ratio %.2f)\n", all, h.rss, h.pss, k.rss, k.pss, h.pss/k.pss)
+	}
 }

@@ -78,8 +78,10 @@ func TestDebianPackage(t *testing.T) {
 	}
 	for _, want := range []string{
 		"-rwxr-xr-x root/root", "./usr/bin/hasidecar",
-		"./usr/lib/hasidecar/plugins/hasidecar-plugin-httpget", "./usr/lib/hasidecar/plugins/hasidecar-plugin-tcp",
-		"./usr/lib/hasidecar/plugins/hasidecar-plugin-icmp", "./usr/lib/hasidecar/plugins/hasidecar-plugin-script",
+		"./usr/lib/hasidecar/plugins/hasidecar-plugin-httpget -> ../../../bin/hasidecar",
+		"./usr/lib/hasidecar/plugins/hasidecar-plugin-tcp -> ../../../bin/hasidecar",
+		"./usr/lib/hasidecar/plugins/hasidecar-plugin-icmp -> ../../../bin/hasidecar",
+		"./usr/lib/hasidecar/plugins/hasidecar-plugin-script -> ../../../bin/hasidecar",
 		"./lib/systemd/system/hasidecar.service", "-rw-r----- root/root", "./etc/hasidecar/hasidecar.hcl",
 		"./usr/share/doc/hasidecar/README.md",
 	} {

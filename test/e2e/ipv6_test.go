@@ -324,3 +324,59 @@ func TestIPv6WithoutLinkLocalIsFault(t *testing.T) {
 	}
 	t.Fatalf("VI_6 is %s; want FAULT for want of a link-local address", st6)
 }
+
+// TestDualStackReloadKeepsBothInstances: an IPv4 and an IPv6 instance on one
+// VRID are two instances to a reload too; reloading a changed file keeps
+// both masters in place, and clients of both VIPs see no gap.
+func TestDualStackReloadKeepsBothInstances(t *testing.T) {
+	netlab.RequireRoot(t)
+	t.Parallel()
+	lab := netlab.New(t, 1)
+	n := lab.Nodes[0]
+	six := func(prio int) string {
+		return fmt.Sprintf(`vrrp_instance "VI_6" {
+  interface = %q
+  virtual_router_id = 51
+  priority = %d
+  advert_interval = "100ms"
+  virtual_ips = [%q]
+  excluded_ips = ["198.51.100.150/24"]
+}
+`, n.Iface, prio, vip6.String())
+	}
+	c := nodeConfig{Priority: 150, Preempt: true, Checks: six(150)}
+	d := startHasidecar(t, lab, n, c)
+	waitSoleHolderOf(t, lab, vip.Addr(), n, 10*time.Second)
+	waitSoleHolderOf(t, lab, vip6.Addr(), n, 10*time.Second)
+	ping := lab.Client.StartPinger(t, vip6.Addr(), 10*time.Millisecond)
+	ping4 := lab.Client.StartPinger(t, vip.Addr(), 10*time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
+	transitions := func() map[string]int {
+		m := map[string]int{}
+		for _, in := range d.status(t).Instances {
+			m[in.Name] = in.Transitions
+		}
+		return m
+	}
+	before := transitions()
+	c.Priority, c.Checks = 160, six(170)
+	d.write(t, lab, c)
+	if code, out := d.reload(t); code != 0 {
+		t.Fatalf("reload: exit %d\n%s", code, out)
+	}
+	time.Sleep(500 * time.Millisecond)
+	s, s4 := ping.Stop(), ping4.Stop()
+	after := transitions()
+	for _, in := range d.status(t).Instances {
+		if in.State != "MASTER" || after[in.Name] != before[in.Name] {
+			t.Errorf("%s after the reload: %+v (transitions before %d)", in.Name, in, before[in.Name])
+		}
+	}
+	// A replaced instance would start again as backup: 300 ms at least.
+	if s.LongestGap > 100*time.Millisecond || s4.LongestGap > 100*time.Millisecond {
+		t.Errorf("the clients saw gaps of %v (IPv6) and %v (IPv4) across the reload", s.LongestGap, s4.LongestGap)
+	}
+	if !n.HasAddress(t, netip.MustParseAddr("198.51.100.150")) {
+		t.Error("the excluded address is gone after the reload")
+	}
+}

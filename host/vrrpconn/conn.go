@@ -64,10 +64,10 @@ type Options struct {
 	// it sends only there and sees only packets that arrived there.
 	Interface string
 	// Source is the address adverts are sent from (keepalived's
-	// unicast_source). Zero means the interface's primary IPv4 address at
-	// the time of Open.
+	// unicast_source). Zero means the interface's primary IPv4 address (with
+	// IPv6: its link-local address) at the time of Open.
 	Source netip.Addr
-	// Multicast joins 224.0.0.18 on Interface and receives only packets
+	// Multicast joins 224.0.0.18 (ff02::12) on Interface and receives only packets
 	// sent to that group. Without it the Conn receives only packets sent to
 	// Source (unicast peers), as keepalived's unicast mode does.
 	Multicast bool
@@ -78,14 +78,14 @@ type Options struct {
 
 // Packet is one received VRRP packet.
 type Packet struct {
-	// Src and Dst are the IPv4 source and destination addresses.
+	// Src and Dst are the source and destination addresses.
 	Src, Dst netip.Addr
-	// TTL is the IPv4 TTL as received.
+	// TTL is the IPv4 TTL, or the IPv6 hop limit, as received.
 	TTL uint8
 	// IfIndex is the index of the interface the packet arrived on.
 	IfIndex int
-	// Payload is the VRRP packet: everything after the IPv4 header, up to
-	// the header's total length. It is the caller's to keep.
+	// Payload is the VRRP packet: everything after the IP header, up to
+	// the IPv4 header's total length. It is the caller's to keep.
 	Payload []byte
 	// Received is when Receive read the packet from the socket.
 	Received time.Time

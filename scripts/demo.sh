@@ -99,6 +99,7 @@ node_name  = "node$1"
 plugin_dir = "$BIN"
 log_format = "console"
 control { socket = "$WORK/node$1.sock" }
+state_dir = "$WORK/state$1"
 
 check "nginx" {
   plugin   = "httpget"
@@ -180,6 +181,19 @@ wait_holder node1 100
 sleep 1
 info "client: $(tail -1 "$WORK/client.log" | cut -d' ' -f2-); longest gap: $(gap "$from") ms"
 status node1
+
+say "Planned maintenance on node1: it hands the VIP to node2 without a restart, losing nothing"
+from=$(wc -l < "$WORK/client.log")
+"$BIN/hasidecar" maintenance on --socket "$WORK/node1.sock" --reason "demo: kernel update" | sed 's/^/    /'
+wait_holder node2 100
+sleep 1
+info "client: $(tail -1 "$WORK/client.log" | cut -d' ' -f2-); longest gap: $(gap "$from") ms"
+status node1
+from=$(wc -l < "$WORK/client.log")
+"$BIN/hasidecar" maintenance off --socket "$WORK/node1.sock" | sed 's/^/    /'
+wait_holder node1 100
+sleep 1
+info "maintenance off: node1 is back; client's longest gap: $(gap "$from") ms"
 
 say "node1 stops gracefully (SIGTERM): it resigns with priority 0 and node2 takes over at once"
 from=$(wc -l < "$WORK/client.log")

@@ -13,12 +13,10 @@ import (
 	"os/signal"
 	"runtime"
 	"syscall"
-	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/hasidecar/hasidecar/host/config"
-	"github.com/hasidecar/hasidecar/host/control"
 	"github.com/hasidecar/hasidecar/host/daemon"
 	"github.com/hasidecar/hasidecar/host/logging"
 )
@@ -38,13 +36,21 @@ const (
 Usage:
   hasidecar run      --config FILE          run the daemon in the foreground
   hasidecar validate --config FILE          check a configuration; exit 1 with diagnostics if invalid
-  hasidecar status   --config FILE [--json] show the running daemon's instances and checks
-  hasidecar reload   --config FILE          ask the running daemon to load FILE
+  hasidecar validate --config A --config B  check several nodes' files as one cluster
+  hasidecar status   [--config FILE | --socket PATH] [--json]
+                                            show the running daemon's instances and checks
+  hasidecar reload   [--config FILE | --socket PATH]
+                                            ask the running daemon to reload the file it was started with
+  hasidecar maintenance on|off [--instance NAME] [--reason TEXT] [--config FILE | --socket PATH]
+                                            hand the VIPs over on purpose, and take them back
   hasidecar genhash  --url URL [--host NAME] [--insecure]
                                             print the MD5 digest of a page, for httpget's digest
+  hasidecar import   [--node-id ID] [-o FILE] keepalived.conf
+                                            print the hasidecar configuration of a keepalived.conf
   hasidecar version                         print the version
 
-The default configuration file is ` + defaultConfig + `.
+The default configuration file is ` + defaultConfig + `; a name ending in
+.json is read as HCL's JSON syntax. Each command's --help describes its flags.
 `
 )
 
@@ -84,8 +90,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdStatus(args[1:], stdout, stderr)
 	case "reload":
 		err = cmdReload(args[1:], stdout, stderr)
+	case "maintenance":
+		err = cmdMaintenance(args[1:], stdout, stderr)
 	case "genhash":
 		err = cmdGenhash(args[1:], stdout, stderr)
+	case "import":
+		err = cmdImport(args[1:], stdout, stderr)
 	case "plugin":
 		err = cmdPlugin(args[1:], stderr)
 	case "version", "--version", "-v":
@@ -97,7 +107,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, errHelp):
 		return exitOK
 	case errors.Is(err, errUsage):
 		return exitUsage
@@ -112,17 +122,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 // errReported means the failure was already printed in full.
 var errReported = errors.New("reported")
 
-// newFlags returns a flag set that reports usage errors as errUsage.
+// newFlags returns a flag set that reports usage errors as errUsage; its
+// --help lists every flag with its description.
 func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("hasidecar "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage of %s:\n", fs.Name())
+		fs.PrintDefaults()
+	}
 	return fs
 }
+
+// errHelp is --help: the usage was printed and the exit status is 0.
+var errHelp = errors.New("help")
 
 func parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return errUsage
+			return errHelp
 		}
 		return errUsage
 	}
@@ -145,30 +163,6 @@ func load(path string, stderr io.Writer) (*config.Config, error) {
 		config.WriteDiagnostics(stderr, diags) // warnings
 	}
 	return cfg, nil
-}
-
-func cmdValidate(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("validate", stderr)
-	path := fs.String("config", defaultConfig, "configuration file")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	cfg, err := load(*path, stderr)
-	if err != nil {
-		return err
-	}
-	// The checks' config blocks are validated by their plugins, which run
-	// here as they would under the daemon; their logs stay quiet.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if diags := daemon.ValidateChecks(ctx, cfg, zap.NewNop()); len(diags) > 0 {
-		config.WriteDiagnostics(stderr, diags)
-		if diags.HasErrors() {
-			return errReported
-		}
-	}
-	fmt.Fprintf(stdout, "%s: valid (%d instances, %d checks)\n", *path, len(cfg.Instances), len(cfg.Checks))
-	return nil
 }
 
 func cmdRun(args []string, stderr io.Writer) error {
@@ -195,8 +189,8 @@ func cmdRun(args []string, stderr io.Writer) error {
 	defer signal.Stop(hup)
 	go func() {
 		for range hup {
-			log.Info("SIGHUP received: reloading", zap.String("config", *path))
-			if err := d.Reload(ctx, *path); err != nil {
+			log.Info("SIGHUP received: reloading", zap.String("config", cfg.Path))
+			if err := d.Reload(ctx, ""); err != nil {
 				log.Error("reload rejected; still running on the previous configuration", zap.Error(err))
 			}
 		}
@@ -208,65 +202,4 @@ func cmdRun(args []string, stderr io.Writer) error {
 		return errReported
 	}
 	return err
-}
-
-// controlSocket finds the daemon's socket from its configuration file.
-func controlSocket(path string, stderr io.Writer) (string, error) {
-	cfg, err := load(path, stderr)
-	if err != nil {
-		return "", err
-	}
-	return cfg.Control.Socket, nil
-}
-
-func cmdStatus(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("status", stderr)
-	path := fs.String("config", defaultConfig, "configuration file (to find the control socket)")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	sock, err := controlSocket(*path, stderr)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	resp, err := control.Call(ctx, sock, control.Request{Command: "status"})
-	if err != nil {
-		return err
-	}
-	if !resp.OK || resp.Status == nil {
-		return fmt.Errorf("daemon answered: %s", resp.Error)
-	}
-	if *asJSON {
-		return writeJSON(stdout, resp.Status)
-	}
-	return writeTable(stdout, resp.Status)
-}
-
-func cmdReload(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("reload", stderr)
-	path := fs.String("config", defaultConfig, "configuration file to load")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	// Validate here first: the operator sees the diagnostics even when the
-	// daemon is down, and a bad file never reaches it.
-	sock, err := controlSocket(*path, stderr)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	resp, err := control.Call(ctx, sock, control.Request{Command: "reload", Config: *path})
-	if err != nil {
-		return err
-	}
-	if !resp.OK {
-		fmt.Fprintf(stderr, "reload rejected; the daemon keeps its previous configuration:\n%s\n", resp.Error)
-		return errReported
-	}
-	fmt.Fprintf(stdout, "reloaded %s\n", *path)
-	return nil
 }

@@ -49,6 +49,15 @@ func TestCommandLine(t *testing.T) {
 	good := writeFile(t, "good.hcl", strings.ReplaceAll(validConfig, "%SOCK%", "/run/x.sock"))
 	bad := writeFile(t, "bad.hcl", strings.Replace(strings.ReplaceAll(validConfig, "%SOCK%", "/run/x.sock"), "virtual_router_id = 51", "virtual_router_id = 300", 1))
 	unknown := writeFile(t, "unknown.hcl", strings.ReplaceAll(validConfig, "%SOCK%", "/run/x.sock")+"\nbogus = 1\n")
+	noIface := writeFile(t, "noiface.hcl", strings.ReplaceAll(strings.ReplaceAll(validConfig, "%SOCK%", "/run/x.sock"), `"eth0"`, `"nosuch0"`))
+	goodJSON := writeFile(t, "good.json", `{"node_name": "n1", "vrrp_instance": {"VI_1": {"interface": "lo", "virtual_router_id": 51,
+  "priority": 150, "virtual_ips": ["198.51.100.100/24"]}}}`)
+	badJSON := writeFile(t, "bad.json", "{\n  \"node_name\": \"n1\",\n  \"vrrp_instance\": {\"VI_1\": {\"interface\": \"lo\", \"virtual_router_id\": 300,\n  \"priority\": 150, \"virtual_ips\": [\"198.51.100.100/24\"]}}}")
+	lb2 := writeFile(t, "lb2.hcl", strings.Replace(strings.ReplaceAll(validConfig, "%SOCK%", "/run/x.sock"), `"n1"`, `"n2"`, 1)+"\n")
+	lb2src, _ := os.ReadFile(lb2)
+	os.WriteFile(lb2, []byte(strings.Replace(string(lb2src), "priority          = 150", "priority          = 100", 1)), 0o644)
+	good2 := writeFile(t, "good2.hcl", strings.Replace(strings.ReplaceAll(validConfig, "%SOCK%", "/run/x.sock"), `"n1"`, `"n2"`, 1))
+	empty := writeFile(t, "empty.hcl", `node_name = "n1"`+"\n")
 	noDaemon := writeFile(t, "nodaemon.hcl", strings.ReplaceAll(validConfig, "%SOCK%", filepath.Join(t.TempDir(), "none.sock")))
 
 	tests := []struct {
@@ -70,13 +79,34 @@ func TestCommandLine(t *testing.T) {
 		{"validate bad flag", []string{"validate", "--bogus"}, 2, "", "flag provided but not defined", false},
 		{"validate extra argument", []string{"validate", "--config", good, "extra"}, 2, "", `unexpected argument "extra"`, false},
 		{"status without daemon", []string{"status", "--config", noDaemon}, 1, "", "is the daemon running?", false},
-		{"status of a bad config", []string{"status", "--config", bad}, 1, "", "bad.hcl:6:23", false},
-		{"reload of a bad config never reaches the daemon", []string{"reload", "--config", bad}, 1, "", "bad.hcl:6:23", false},
+		{"status of a bad config still looks for the daemon", []string{"status", "--config", bad}, 1, "", "/run/x.sock (is the daemon running?", false},
+		{"status --socket", []string{"status", "--socket", filepath.Join(t.TempDir(), "none.sock")}, 1, "", "none.sock (is the daemon running?", false},
+		{"maintenance without on or off", []string{"maintenance", "--socket", "/run/x.sock"}, 2, "", "say on or off", false},
+		{"maintenance maybe", []string{"maintenance", "maybe"}, 2, "", "say on or off", false},
+		{"validate warns of a missing interface", []string{"validate", "--config", noIface}, 0, "valid", `warning: interface "nosuch0" does not exist on this machine`, false},
+		{"validate a cluster", []string{"validate", "--config", good, "--config", lb2}, 0, "agree as one cluster", "", false},
+		{"validate a cluster with equal priorities", []string{"validate", "--config", good, "--config", good2}, 1, "", "n1 and n2 both have priority 150", false},
+		{"validate JSON", []string{"validate", "--config", goodJSON}, 0, "valid (1 instances", "", false},
+		{"validate bad JSON", []string{"validate", "--config", badJSON}, 1, "", "bad.json:3:70: error: virtual_router_id = 300 is out of range", false},
+		{"validate warns of no instance", []string{"validate", "--config", empty}, 0, "valid (0 instances", "warning: " + empty + ": no vrrp_instance", false},
 		{"genhash without url", []string{"genhash"}, 2, "", "--url must be", false},
 		{"genhash bad scheme", []string{"genhash", "--url", "ftp://x/"}, 2, "", "--url must be", false},
 	}
+	for _, cmd := range []string{"run", "validate", "status", "reload", "maintenance", "genhash"} {
+		tests = append(tests, struct {
+			name       string
+			args       []string
+			code       int
+			stdout     string
+			stderr     string
+			noStdError bool
+		}{cmd + " --help", []string{cmd, "--help"}, 0, "", "-config", false})
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if strings.HasPrefix(tt.name, "genhash") && strings.HasSuffix(tt.name, "--help") {
+				tt.stderr = "-url"
+			}
 			code, out, errOut := cli(t, tt.args...)
 			if code != tt.code {
 				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.code, out, errOut)

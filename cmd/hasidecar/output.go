@@ -26,12 +26,26 @@ func writeTable(w io.Writer, st *control.Status) error {
 		if len(in.Faults) > 0 {
 			why = "fault: " + strings.Join(in.Faults, ", ")
 		}
+		if m := in.Maintenance; m != nil {
+			why = fmt.Sprintf("maintenance since %s: %s", m.Since.Local().Format("2006-01-02 15:04:05"), m.Reason)
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%d\t%s\n",
 			in.Name, in.State, in.Priority, in.EffectivePriority, in.VirtualRouterID, in.Interface,
 			strings.Join(in.VirtualIPs, ","), dash(in.MasterAddress), in.Transitions, dash(why))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	for _, in := range st.Instances {
+		for _, c := range in.Conflicts {
+			if c.Active {
+				fmt.Fprintf(w, "\nCONFLICT %s (%s, %d seen, last %s): %s", in.Name, c.Kind, c.Count,
+					c.LastSeen.Local().Format("15:04:05"), c.Message)
+			}
+		}
+	}
+	for _, warn := range st.Warnings {
+		fmt.Fprintf(w, "\nWARNING %s", warn)
 	}
 	if len(st.Checks) == 0 {
 		return nil

@@ -14,6 +14,8 @@
 //	log_level                         "info"      (debug | info | warn | error)
 //	log_format                        "json"      (json | console)
 //	control.socket                    "/run/hasidecar/hasidecar.sock"
+//	control.group                     none: status, reload and maintenance for root only
+//	state_dir                         "/var/lib/hasidecar"
 //	metrics                           absent: no metrics listener
 //	check.interval                    "1s"        (keepalived vrrp_script interval)
 //	check.timeout                     the check's interval; must not exceed it
@@ -62,6 +64,7 @@ const (
 	DefaultLogLevel       = "info"
 	DefaultLogFormat      = "json"
 	DefaultControlSocket  = "/run/hasidecar/hasidecar.sock"
+	DefaultStateDir       = "/var/lib/hasidecar"
 	DefaultCheckInterval  = time.Second
 	DefaultCheckRise      = 1
 	DefaultCheckFall      = 1
@@ -73,6 +76,9 @@ const (
 
 // Config is a fully decoded, defaulted and validated configuration file.
 type Config struct {
+	// Path is the file's absolute path (empty for Parse of bytes): a
+	// reload re-reads it whatever the caller's working directory.
+	Path      string
 	NodeName  string
 	PluginDir string
 	LogLevel  string // debug | info | warn | error
@@ -84,11 +90,18 @@ type Config struct {
 	// (`plugin "NAME" { sha256 = "…" }`); a mismatching binary is refused.
 	PluginPins map[string]string
 	Instances  []Instance
+	// SyncGroups move their member instances together (keepalived's
+	// vrrp_sync_group). Their track_check and track_interface blocks are
+	// already merged into each member's.
+	SyncGroups []SyncGroup
+	// StateDir keeps what must survive a restart (maintenance mode).
+	StateDir string
 }
 
 // Control configures the Unix socket that status and reload talk to.
 type Control struct {
 	Socket string
+	Group  string // may read status; empty: root only
 }
 
 // Metrics configures the Prometheus listener.
@@ -143,6 +156,10 @@ type Instance struct {
 	TrackChecks     []TrackCheck
 	TrackInterfaces []string
 	Notify          string // absolute path of the transition script; empty when unset
+	// NotifyMaster, NotifyBackup, NotifyFault and NotifyStop run on
+	// entering that state (keepalived's notify_*): the program, an absolute
+	// path, and its arguments. Nil when unset.
+	NotifyMaster, NotifyBackup, NotifyFault, NotifyStop []string
 
 	DeclRange hcl.Range // the `vrrp_instance "NAME"` header
 }

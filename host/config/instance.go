@@ -35,6 +35,7 @@ func instanceSchema() *hcl.BodySchema {
 			{Name: "advert_interval"}, {Name: "preempt"}, {Name: "preempt_delay"}, {Name: "fast_preempt"}, {Name: "virtual_ips"},
 			{Name: "unicast_source"}, {Name: "unicast_peers"}, {Name: "auth_pass"}, {Name: "notify"},
 			{Name: "excluded_ips"}, {Name: "use_vmac"},
+			{Name: "notify_master"}, {Name: "notify_backup"}, {Name: "notify_fault"}, {Name: "notify_stop"},
 		},
 		Blocks: []hcl.BlockHeaderSchema{
 			{Type: "track_check", LabelNames: []string{"check"}},
@@ -157,6 +158,7 @@ func (d *decoder) instance(blk *hcl.Block) (Instance, hcl.Range) {
 		}
 	}
 
+	d.notifyCommands(attrs, &in)
 	d.trackBlocks(content.Blocks, &in)
 	return in, vridRange
 }

@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
 // Load reads the file at path and returns its configuration, or nil and the
@@ -26,7 +25,13 @@ func Load(path string) (*Config, hcl.Diagnostics) {
 			Detail:   fmt.Sprintf("%v; pass an existing file with --config", unwrapPathError(err)),
 		}}
 	}
-	return ParseWith(src, path, SystemDefaults())
+	cfg, diags := ParseWith(src, path, SystemDefaults())
+	if cfg != nil {
+		if abs, err := filepath.Abs(path); err == nil {
+			cfg.Path = abs
+		}
+	}
+	return cfg, diags
 }
 
 // Parse decodes src, naming it filename in diagnostics, with SystemDefaults.
@@ -51,7 +56,7 @@ func SystemDefaults() HostDefaults {
 // ParseWith is Parse with the host defaults given: the pure core of loading.
 // It returns a nil *Config whenever the diagnostics hold an error.
 func ParseWith(src []byte, filename string, host HostDefaults) (*Config, hcl.Diagnostics) {
-	file, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
+	file, diags := parseSyntax(src, filename)
 	if diags.HasErrors() || file == nil {
 		return nil, diags
 	}
@@ -94,6 +99,7 @@ func rootSchema() *hcl.BodySchema {
 	return &hcl.BodySchema{
 		Attributes: []hcl.AttributeSchema{
 			{Name: "node_name"}, {Name: "plugin_dir"}, {Name: "log_level"}, {Name: "log_format"},
+			{Name: "state_dir"},
 		},
 		Blocks: []hcl.BlockHeaderSchema{
 			{Type: "control"},
@@ -101,6 +107,7 @@ func rootSchema() *hcl.BodySchema {
 			{Type: "check", LabelNames: []string{"name"}},
 			{Type: "plugin", LabelNames: []string{"name"}},
 			{Type: "vrrp_instance", LabelNames: []string{"name"}},
+			{Type: "sync_group", LabelNames: []string{"name"}},
 		},
 	}
 }
@@ -116,7 +123,9 @@ func (d *decoder) root(body hcl.Body, host HostDefaults) *Config {
 		LogLevel:  DefaultLogLevel,
 		LogFormat: DefaultLogFormat,
 		Control:   Control{Socket: DefaultControlSocket},
+		StateDir:  DefaultStateDir,
 	}
+	d.stateDir(content.Attributes["state_dir"], cfg)
 
 	if a, ok := content.Attributes["node_name"]; ok {
 		if s, ok := d.str(a, `"linux-01"`); ok {
@@ -152,6 +161,8 @@ func (d *decoder) root(body hcl.Body, host HostDefaults) *Config {
 	instanceSeen := map[string]*hcl.Block{}
 	pluginSeen := map[string]*hcl.Block{}
 	vridSeen := map[vridKey]Instance{}
+	groupSeen := map[string]*hcl.Block{}
+	var groupBlocks []*hcl.Block
 	for _, blk := range content.Blocks {
 		switch blk.Type {
 		case "control":
@@ -184,9 +195,14 @@ func (d *decoder) root(body hcl.Body, host HostDefaults) *Config {
 			in, vridRange := d.instance(blk)
 			d.uniqueVRID(in, vridRange, vridSeen)
 			cfg.Instances = append(cfg.Instances, in)
+		case "sync_group":
+			if d.uniqueName(blk, groupSeen) {
+				groupBlocks = append(groupBlocks, blk)
+			}
 		}
 	}
 
+	cfg.SyncGroups = d.syncGroups(groupBlocks, cfg.Instances)
 	d.resolveTrackChecks(cfg.Instances, checkSeen)
 	return cfg
 }
@@ -257,9 +273,10 @@ func (d *decoder) uniqueName(blk *hcl.Block, seen map[string]*hcl.Block) bool {
 }
 
 func (d *decoder) control(blk *hcl.Block) Control {
-	content, diags := blk.Body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "socket"}}})
+	content, diags := blk.Body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "socket"}, {Name: "group"}}})
 	d.diags = append(d.diags, diags...)
 	c := Control{Socket: DefaultControlSocket}
+	c.Group = d.controlGroup(content.Attributes["group"])
 	a, ok := content.Attributes["socket"]
 	if !ok {
 		return c

@@ -11,7 +11,7 @@ import (
 	"io"
 	"net"
 	"os"
-	"path/filepath"
+	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -20,9 +20,14 @@ import (
 // Status is what `hasidecar status --json` prints. Field names are part of
 // the product contract (DESIGN.md).
 type Status struct {
-	NodeName  string           `json:"node_name"`
-	Instances []InstanceStatus `json:"instances"`
-	Checks    []CheckStatus    `json:"checks"`
+	NodeName string `json:"node_name"`
+	// ConfigPath is the file the daemon was started with; reload reads it.
+	ConfigPath string           `json:"config_path,omitempty"`
+	Instances  []InstanceStatus `json:"instances"`
+	Checks     []CheckStatus    `json:"checks"`
+	// Warnings are what is legal but likely wrong (a weight too small to
+	// move the VIPs), in the operator's words.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // InstanceStatus describes one VRRP instance.
@@ -47,6 +52,30 @@ type InstanceStatus struct {
 	Dropped        map[string]uint64 `json:"dropped,omitempty"`
 	// Tracks says how each tracked check moves the priority now.
 	Tracks []TrackStatus `json:"track_checks,omitempty"`
+	// MasterPriority is what the master we follow advertises (BACKUP).
+	MasterPriority int `json:"master_priority,omitempty"`
+	// Conflicts are peers configured otherwise on our VRID, or other
+	// machines answering for our VIPs, seen since start.
+	Conflicts []ConflictStatus `json:"conflicts,omitempty"`
+	// Maintenance is set while the instance is in maintenance.
+	Maintenance *MaintenanceStatus `json:"maintenance,omitempty"`
+}
+
+// ConflictStatus is one conflict with one peer.
+type ConflictStatus struct {
+	Kind      string    `json:"kind"` // version, auth, interval, addresses, duplicate_vip
+	Peer      string    `json:"peer"` // its address (or MAC, for a duplicate VIP)
+	Message   string    `json:"message"`
+	Count     uint64    `json:"count"`
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
+	Active    bool      `json:"active"` // seen in the last 30 s
+}
+
+// MaintenanceStatus says why and since when an instance is in maintenance.
+type MaintenanceStatus struct {
+	Reason string    `json:"reason"`
+	Since  time.Time `json:"since"`
 }
 
 // TrackStatus is one track_check of an instance.
@@ -68,45 +97,40 @@ type CheckStatus struct {
 	ConsecutiveFailures int     `json:"consecutive_failures"`
 }
 
-// Request is one command sent to the daemon.
+// Request is one command sent to the daemon. A reload always reads the file
+// the daemon was started with: a client cannot name another one.
 type Request struct {
-	Command string `json:"command"`          // "status" or "reload"
-	Config  string `json:"config,omitempty"` // reload: the file to load
+	Command string `json:"command"` // "status", "reload" or "maintenance"
+	// Maintenance: on or off, for one instance (empty: all), and why.
+	On       bool   `json:"on,omitempty"`
+	Instance string `json:"instance,omitempty"`
+	Reason   string `json:"reason,omitempty"`
 }
 
 // Response is the daemon's answer.
 type Response struct {
-	OK     bool    `json:"ok"`
-	Error  string  `json:"error,omitempty"`
-	Status *Status `json:"status,omitempty"`
+	OK      bool    `json:"ok"`
+	Error   string  `json:"error,omitempty"`
+	Message string  `json:"message,omitempty"` // what was done, for the operator
+	Status  *Status `json:"status,omitempty"`
 }
 
 // Handler answers requests; the daemon implements it.
 type Handler interface {
 	Status() Status
+	// Reload re-reads path; the control socket always passes "", meaning
+	// the file the daemon was started with.
 	Reload(ctx context.Context, path string) error
 }
 
-// Listen opens the socket at path, replacing a stale one left by a crash but
-// refusing to take over a socket a live daemon still answers on.
+// MaintenanceHandler is a Handler that can hand its VIPs over on purpose.
+type MaintenanceHandler interface {
+	Maintenance(ctx context.Context, instance string, on bool, reason string) (string, error)
+}
+
+// Listen opens the socket at path readable by root only; see ListenGroup.
 func Listen(path string) (net.Listener, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, fmt.Errorf("creating control socket directory: %w", err)
-	}
-	if c, err := net.DialTimeout("unix", path, 200*time.Millisecond); err == nil {
-		c.Close()
-		return nil, fmt.Errorf("control socket %s is in use: is another hasidecar running with this configuration?", path)
-	}
-	_ = os.Remove(path)
-	l, err := net.Listen("unix", path)
-	if err != nil {
-		return nil, fmt.Errorf("listening on control socket %s: %w", path, err)
-	}
-	if err := os.Chmod(path, 0o660); err != nil {
-		l.Close()
-		return nil, fmt.Errorf("restricting control socket %s: %w", path, err)
-	}
-	return l, nil
+	return ListenGroup(path, "")
 }
 
 // Serve answers requests on l until ctx ends, then closes l and removes the
@@ -117,6 +141,7 @@ func Serve(ctx context.Context, l net.Listener, h Handler, log *zap.Logger) erro
 		l.Close()
 	}()
 	defer os.Remove(l.Addr().String())
+	acc := accessOf(l)
 	for {
 		c, err := l.Accept()
 		if err != nil {
@@ -125,11 +150,11 @@ func Serve(ctx context.Context, l net.Listener, h Handler, log *zap.Logger) erro
 			}
 			return fmt.Errorf("accepting on control socket: %w", err)
 		}
-		go serveConn(ctx, c, h, log)
+		go serveConn(ctx, c, h, acc, log)
 	}
 }
 
-func serveConn(ctx context.Context, c net.Conn, h Handler, log *zap.Logger) {
+func serveConn(ctx context.Context, c net.Conn, h Handler, acc access, log *zap.Logger) {
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
 	var req Request
@@ -137,14 +162,34 @@ func serveConn(ctx context.Context, c net.Conn, h Handler, log *zap.Logger) {
 	resp := Response{OK: true}
 	if err := dec.Decode(&req); err != nil {
 		resp = Response{Error: "malformed request: " + err.Error()}
+	} else if why := acc.refuse(c, req.Command); why != "" {
+		log.Warn("control request refused", zap.String("command", req.Command), zap.String("why", why))
+		resp = Response{Error: why}
 	} else {
 		switch req.Command {
 		case "status":
 			st := h.Status()
 			resp.Status = &st
 		case "reload":
-			if err := h.Reload(ctx, req.Config); err != nil {
+			if err := h.Reload(ctx, ""); err != nil {
 				resp = Response{Error: err.Error()}
+			} else {
+				resp.Message = "reloaded"
+				if p := h.Status().ConfigPath; p != "" {
+					resp.Message = "reloaded " + p
+				}
+			}
+		case "maintenance":
+			mh, ok := h.(MaintenanceHandler)
+			if !ok {
+				resp = Response{Error: "this daemon has no maintenance mode"}
+				break
+			}
+			msg, err := mh.Maintenance(ctx, req.Instance, req.On, req.Reason)
+			if err != nil {
+				resp = Response{Error: err.Error()}
+			} else {
+				resp.Message = msg
 			}
 		default:
 			resp = Response{Error: fmt.Sprintf("unknown command %q", req.Command)}
@@ -162,6 +207,9 @@ var ErrNotRunning = errors.New("no hasidecar answers on the control socket")
 func Call(ctx context.Context, path string, req Request) (*Response, error) {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unix", path)
+	if errors.Is(err, syscall.EACCES) {
+		return nil, fmt.Errorf("permission denied on control socket %s: status is for root and members of the control group (control { group = ... }); reload and maintenance are for root only", path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w %s (is the daemon running? %v)", ErrNotRunning, path, err)
 	}

@@ -11,18 +11,31 @@ import (
 	"go.uber.org/zap"
 )
 
-type fakeDaemon struct{ reloaded string }
+type fakeDaemon struct {
+	reloads  []string // the paths Reload was called with
+	reject   bool
+	maintOn  bool
+	maintFor string
+}
 
 func (f *fakeDaemon) Status() Status {
 	return Status{NodeName: "n1", Instances: []InstanceStatus{{Name: "VI_1", State: "MASTER"}}}
 }
 
 func (f *fakeDaemon) Reload(_ context.Context, path string) error {
-	if path == "bad.hcl" {
+	f.reloads = append(f.reloads, path)
+	if f.reject {
 		return errors.New("bad.hcl:3:5: unknown key")
 	}
-	f.reloaded = path
 	return nil
+}
+
+func (f *fakeDaemon) Maintenance(_ context.Context, inst string, on bool, reason string) (string, error) {
+	if inst == "nope" {
+		return "", errors.New(`no instance "nope"`)
+	}
+	f.maintOn, f.maintFor = on, inst
+	return "done", nil
 }
 
 func serve(t *testing.T) (string, *fakeDaemon) {
@@ -50,8 +63,9 @@ func TestRequests(t *testing.T) {
 		wantErr string
 	}{
 		{"status", Request{Command: "status"}, true, ""},
-		{"reload ok", Request{Command: "reload", Config: "good.hcl"}, true, ""},
-		{"reload rejected", Request{Command: "reload", Config: "bad.hcl"}, false, "bad.hcl:3:5: unknown key"},
+		{"reload ok", Request{Command: "reload"}, true, ""},
+		{"maintenance on", Request{Command: "maintenance", On: true, Instance: "VI_1"}, true, ""},
+		{"maintenance of no instance", Request{Command: "maintenance", On: true, Instance: "nope"}, false, `no instance "nope"`},
 		{"unknown command", Request{Command: "dance"}, false, `unknown command "dance"`},
 	}
 	for _, tt := range tests {
@@ -65,8 +79,15 @@ func TestRequests(t *testing.T) {
 			}
 		})
 	}
-	if d.reloaded != "good.hcl" {
-		t.Errorf("reload not delivered: %q", d.reloaded)
+	if len(d.reloads) != 1 || d.reloads[0] != "" {
+		t.Errorf("reload not delivered as a reload of the daemon's own file: %q", d.reloads)
+	}
+	if !d.maintOn || d.maintFor != "VI_1" {
+		t.Errorf("maintenance not delivered: %+v", d)
+	}
+	d.reject = true
+	if resp, _ := Call(ctx, path, Request{Command: "reload"}); resp.OK || resp.Error != "bad.hcl:3:5: unknown key" {
+		t.Errorf("a rejected reload answered %+v", resp)
 	}
 	resp, _ := Call(ctx, path, Request{Command: "status"})
 	if resp.Status == nil || resp.Status.Instances[0].State != "MASTER" {
@@ -100,5 +121,22 @@ func TestCallWithoutDaemon(t *testing.T) {
 	_, err := Call(context.Background(), filepath.Join(t.TempDir(), "none.sock"), Request{Command: "status"})
 	if !errors.Is(err, ErrNotRunning) {
 		t.Fatalf("err = %v, want ErrNotRunning", err)
+	}
+}
+
+// TestReloadIgnoresAClientPath sends what an older client sent: a path to
+// load. The daemon must reload its own file, never one a client names.
+func TestReloadIgnoresAClientPath(t *testing.T) {
+	path, d := serve(t)
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte(`{"command":"reload","config":"/tmp/evil.hcl"}` + "\n"))
+	buf := make([]byte, 512)
+	n, _ := c.Read(buf)
+	if !strings.Contains(string(buf[:n]), `"ok":true`) || len(d.reloads) != 1 || d.reloads[0] != "" {
+		t.Fatalf("answer %q, reloads %q", buf[:n], d.reloads)
 	}
 }

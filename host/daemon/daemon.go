@@ -51,6 +51,9 @@ type Daemon struct {
 	started  atomic.Bool // Run has started everything; reloads may apply
 
 	sockets sharedSockets // one VRRP socket per interface and mode
+	groups  *groups       // the sync groups; nil without any
+	maint   maintStore    // instances in maintenance (maintenance.go)
+	guards  guardSet      // duplicate VIP detection (vipguard.go)
 
 	mu         sync.Mutex // guards what follows
 	cfg        *config.Config
@@ -119,13 +122,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 		runners = append(runners, t)
 	}
 	d.runners = runners
+	d.groups = startGroups(ctx, cfg, d.log, d.deliverTo)
+	defer d.groups.stop()
 
 	if err := d.startChecks(ctx); err != nil {
 		d.releaseAll()
 		return err
 	}
 
-	l, err := control.Listen(cfg.Control.Socket)
+	l, err := control.ListenGroup(cfg.Control.Socket, cfg.Control.Group)
 	if err != nil {
 		d.releaseAll()
 		return err
@@ -155,10 +160,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.background(func() error { d.followHealth(ctx); return nil })
 
+	d.restoreMaintenance()
 	for _, t := range runners {
 		d.applyHealth(ctx, t)
+		d.applyMaintenance(ctx, t)
 		d.start(t)
 	}
+	d.startGuards(ctx)
+	d.background(func() error { d.probeVIPs(ctx); return nil })
 	d.started.Store(true)
 	d.log.Info("hasidecar running", zap.String("node", cfg.NodeName),
 		zap.Int("instances", len(runners)), zap.String("control_socket", cfg.Control.Socket))
@@ -183,6 +192,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	for _, t := range runners {
 		<-t.done
 	}
+	d.groups.stop()
 	d.wg.Wait()
 	for {
 		select {
@@ -308,7 +318,9 @@ func (d *Daemon) newRunner(ctx context.Context, ic config.Instance) (*tracked, e
 		if n := t.notify.Load(); n != nil {
 			n.Notify(notify.Event{Instance: t.Status().Name, State: tr.To.String(), Priority: prio})
 		}
+		d.groups.transition(t.Status().Name, tr)
 	})
+	r.OnWantMaster(func(want bool) { d.groups.want(t.Status().Name, want) })
 	return t, nil
 }
 
@@ -329,14 +341,16 @@ func (t *tracked) setConfig(ic config.Instance, log *zap.Logger) (started *notif
 	for _, tc := range ic.TrackChecks {
 		t.checks = append(t.checks, health.Track{Check: tc.Check, Weight: tc.Weight})
 	}
-	if old := t.notify.Load(); old != nil && old.Script() == ic.Notify {
+	scripts := notify.Scripts{Notify: ic.Notify, Master: ic.NotifyMaster, Backup: ic.NotifyBackup,
+		Fault: ic.NotifyFault, Stop: ic.NotifyStop}
+	if old := t.notify.Load(); old != nil && old.Scripts().Equal(scripts) {
 		return nil
 	}
-	if ic.Notify == "" {
+	if scripts.Empty() {
 		t.notify.Store(nil)
 		return nil
 	}
-	n := notify.New(ic.Notify, notify.DefaultTimeout, log)
+	n := notify.New(scripts, notify.DefaultTimeout, log)
 	t.notify.Store(n)
 	return n
 }
@@ -497,12 +511,13 @@ func (d *Daemon) current() []*tracked {
 // applyHealth hands an instance its effective priority and the FAULT state of
 // each of its weight-0 checks.
 func (d *Daemon) applyHealth(ctx context.Context, t *tracked) {
-	base, checks, _, _ := d.view(t)
+	base, checks, _, name := d.view(t)
 	prio, _, moved := health.Effective(base, checks, d.health.Healthy)
 	t.Deliver(ctx, vrrp.PriorityChanged{Priority: prio})
 	for _, m := range moved {
 		if m.Weight == 0 {
 			t.Deliver(ctx, vrrp.FaultChanged{Reason: "check " + m.Check + " failing", Active: m.Fault})
+			d.groups.ownFault(name, "check "+m.Check+" failing", m.Fault)
 		}
 	}
 }
@@ -549,8 +564,9 @@ func (d *Daemon) restartLinkWatchLocked() error {
 				d.log.Warn("link down", zap.String("interface", ev.Interface))
 			}
 			for _, t := range d.current() {
-				if _, _, links, _ := d.view(t); slices.Contains(links, ev.Interface) {
+				if _, _, links, name := d.view(t); slices.Contains(links, ev.Interface) {
 					t.Deliver(ctx, vrrp.FaultChanged{Reason: reason, Active: !ev.Up})
+					d.groups.ownFault(name, reason, !ev.Up)
 				}
 			}
 		}
@@ -590,9 +606,9 @@ func (d *Daemon) feedWatchdog(ctx context.Context, every time.Duration) {
 // Status implements control.Handler.
 func (d *Daemon) Status() control.Status {
 	d.mu.Lock()
-	node := d.cfg.NodeName
+	node, path := d.cfg.NodeName, d.cfg.Path
 	d.mu.Unlock()
-	st := control.Status{NodeName: node, Instances: []control.InstanceStatus{}, Checks: []control.CheckStatus{}}
+	st := control.Status{NodeName: node, ConfigPath: path, Instances: []control.InstanceStatus{}, Checks: []control.CheckStatus{}}
 	for _, t := range d.current() {
 		is := t.Status()
 		base, checks, _, _ := d.view(t)
@@ -604,10 +620,15 @@ func (d *Daemon) Status() control.Status {
 			}
 		}
 		st.Instances = append(st.Instances, is)
+		d.mu.Lock()
+		ic := t.ic
+		d.mu.Unlock()
+		st.Warnings = append(st.Warnings, config.WeightWarnings(ic, is.MasterAddress, is.MasterPriority)...)
 	}
 	if d.health != nil {
 		st.Checks = d.health.Status()
 	}
+	d.maintenanceStatus(&st)
 	return st
 }
 
@@ -654,6 +675,11 @@ func (d *Daemon) Reload(ctx context.Context, path string) error {
 	}
 	_, _ = systemd.Notify("RELOADING=1")
 	defer systemd.Notify("READY=1")
+	if path == "" {
+		d.mu.Lock()
+		path = d.cfg.Path // the file the daemon was started with
+		d.mu.Unlock()
+	}
 
 	cfg, diags := config.Load(path)
 	if diags.HasErrors() {
@@ -740,9 +766,11 @@ func (d *Daemon) Reload(ctx context.Context, path string) error {
 	}
 	for _, t := range fresh {
 		d.applyHealth(ctx, t)
+		d.applyMaintenance(ctx, t)
 		d.start(t)
 		d.log.Info("instance added by reload", zap.String("instance", t.ic.Name))
 	}
+	d.startGuards(d.ctx)
 	d.log.Info("configuration reloaded", zap.String("config", path),
 		zap.Int("instances_kept", len(keep)), zap.Int("instances_started", len(fresh)))
 	return errors.Join(errs...)
@@ -771,6 +799,9 @@ func (d *Daemon) warnStatic(old, next *config.Config) {
 	}
 	if old.LogLevel != next.LogLevel || old.LogFormat != next.LogFormat {
 		warn("log_level or log_format")
+	}
+	if groupsChanged(old, next) {
+		warn("a sync_group")
 	}
 }
 

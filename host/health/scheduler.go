@@ -174,9 +174,10 @@ func (s *Scheduler) startLocked(c *checkState) {
 }
 
 // Update replaces the set of checks: unchanged checks keep running with their
-// health; added and changed ones start afresh (health unknown until their
-// first result); removed ones stop. It returns the names whose health was
-// reset or removed, so the caller can recompute what tracks them.
+// health; changed ones restart with the health they had until their first
+// new result; added ones start unknown; removed ones stop. It returns the
+// names whose health was reset or removed, so the caller can recompute what
+// tracks them.
 func (s *Scheduler) Update(specs []CheckSpec) (reset []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -186,13 +187,23 @@ func (s *Scheduler) Update(specs []CheckSpec) (reset []string) {
 			keep[spec.Name] = true
 		}
 	}
+	next := map[string]bool{}
+	for _, spec := range specs {
+		next[spec.Name] = true
+	}
+	carried := map[string]bool{} // changed checks' health, while known
 	for name, c := range s.checks {
 		if !keep[name] {
 			if c.cancel != nil {
 				c.cancel()
 			}
+			healthy, known := c.h.Healthy()
+			if known && next[name] {
+				carried[name] = healthy
+			} else {
+				reset = append(reset, name)
+			}
 			delete(s.checks, name)
-			reset = append(reset, name)
 		}
 	}
 	for _, spec := range specs {
@@ -200,6 +211,10 @@ func (s *Scheduler) Update(specs []CheckSpec) (reset []string) {
 			continue
 		}
 		c := &checkState{spec: spec, h: NewHysteresis(spec.Rise, spec.Fall), message: "not run yet"}
+		if healthy, ok := carried[spec.Name]; ok {
+			c.h.Carry(healthy)
+			c.message = "settings changed; health kept until the next result"
+		}
 		s.checks[spec.Name] = c
 		if s.runCtx != nil {
 			s.startLocked(c)

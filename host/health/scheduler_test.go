@@ -175,11 +175,16 @@ func TestUpdateKeepsUnchangedChecks(t *testing.T) {
 	if r.count("gone") != n {
 		t.Fatal("a removed check still runs")
 	}
-	// A changed configuration restarts the check.
+	// A changed configuration restarts the check, with the health it had
+	// until its first new result.
 	keep2 := keep
 	keep2.Config = "b"
-	if reset := s.Update([]CheckSpec{keep2}); len(reset) != 3 {
-		t.Fatalf("reset %v, want keep, changed and bad", reset)
+	keep2.Interval = time.Hour // the first run comes at once, the next never
+	if reset := s.Update([]CheckSpec{keep2}); len(reset) != 2 {
+		t.Fatalf("reset %v, want changed and bad", reset)
+	}
+	if h, known := s.Healthy("keep"); !h || !known {
+		t.Fatal("a changed check lost its health before its first new result")
 	}
 	cancel()
 	<-done
@@ -212,4 +217,51 @@ func TestNextRunIsOnTheCheckGrid(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestChangedCheckKeepsHealthUntilItsFirstResult: a reload that changes a
+// check's interval must not make it unknown (counted as failing) in between;
+// its first new result then decides at once.
+func TestChangedCheckKeepsHealthUntilItsFirstResult(t *testing.T) {
+	release := make(chan struct{})
+	var fail atomic.Bool
+	r := &scripted{fn: func(ctx context.Context, check string, n int) (sdk.Result, error) {
+		if fail.Load() {
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			return sdk.Unhealthy("down"), nil
+		}
+		return sdk.Healthy("ok"), nil
+	}}
+	spec := CheckSpec{Name: "nginx", Plugin: "p", Interval: time.Hour, Timeout: 5 * time.Second, Rise: 3, Fall: 3}
+	s := NewScheduler([]CheckSpec{spec}, r, zap.NewNop())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	<-s.FirstResults()
+	if h, _ := s.Healthy("nginx"); !h {
+		t.Fatal("not healthy at start")
+	}
+	<-s.Changes() // unknown to healthy, at start
+	fail.Store(true)
+	spec.Interval = 30 * time.Minute
+	s.Update([]CheckSpec{spec})
+	time.Sleep(100 * time.Millisecond) // the new first run is in flight, held
+	if h, known := s.Healthy("nginx"); !h || !known {
+		t.Fatalf("health while the changed check's first run is pending: %v %v", h, known)
+	}
+	close(release)
+	select {
+	case ch := <-s.Changes():
+		if ch.Check != "nginx" || ch.Healthy {
+			t.Fatalf("change %+v", ch)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first new result (a failure) did not decide at once despite fall = 3")
+	}
+	cancel()
+	<-done
 }

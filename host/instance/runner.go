@@ -100,10 +100,12 @@ type Runner struct {
 
 	sent, recv atomic.Uint64
 
-	mu       sync.Mutex
-	status   control.InstanceStatus
-	dropped  map[string]uint64
-	onChange func(vrrp.Transition, uint8)
+	mu        sync.Mutex
+	status    control.InstanceStatus
+	dropped   map[string]uint64
+	conflicts map[string]*conflictRecord // by kind and peer (conflict.go)
+	onChange  func(vrrp.Transition, uint8)
+	onWant    func(bool) // a held backup wants to be master (sync groups)
 }
 
 // received is an advert the receiver checked, with the packet it came in
@@ -314,6 +316,11 @@ func diffPrefixes(a, b []netip.Prefix) (added, removed []netip.Prefix) {
 // every state change, with the effective priority at that moment.
 func (r *Runner) OnTransition(f func(t vrrp.Transition, priority uint8)) { r.onChange = f }
 
+// OnWantMaster registers f to be called (from the runner's goroutine) when
+// the instance, held back by its sync group, would become master (true) or
+// follows a master again (false).
+func (r *Runner) OnWantMaster(f func(want bool)) { r.onWant = f }
+
 // Deliver hands the runner an outside event (a fault raised or cleared, a new
 // effective priority). It blocks only while the runner is busy, and gives up
 // when ctx ends.
@@ -351,6 +358,7 @@ func (r *Runner) Status() control.InstanceStatus {
 	for k, v := range r.dropped {
 		st.Dropped[k] = v
 	}
+	st.Conflicts = r.conflictStatusLocked(time.Now())
 	// A shared socket drops for an instance whose loop fell behind.
 	if q, ok := r.conn.(interface{ Overflows() uint64 }); ok {
 		if n := q.Overflows(); n > 0 {
@@ -601,6 +609,10 @@ func (r *Runner) apply(now time.Time, ev vrrp.Event) (announced bool) {
 			}
 			r.announce(a.Reason)
 			announced = true
+		case vrrp.WantMaster:
+			if r.onWant != nil {
+				r.onWant(a.Want)
+			}
 		}
 	}
 	if moved != nil || r.snapshotKey() != r.seen {
@@ -694,6 +706,11 @@ func (r *Runner) validate(pkt vrrpconn.Packet) (vrrp.AdvertReceived, bool) {
 		reason = packet.Check(ad, pkt.TTL, *expect)
 	}
 	if reason != packet.ReasonNone {
+		if kind, msg, ok := describeConflict(reason, ad, pkt.Src, *expect); ok {
+			r.noteConflict(kind, pkt.Src.String(), msg, time.Now())
+			r.countDrop(string(reason)) // logged as a conflict, at error level
+			return vrrp.AdvertReceived{}, false
+		}
 		r.drop(reason, pkt, nil)
 		return vrrp.AdvertReceived{}, false
 	}
@@ -773,11 +790,12 @@ type snapshotKey struct {
 	transitions int
 	faults      int
 	interval    time.Duration
+	masterPrio  uint8
 }
 
 func (r *Runner) snapshotKey() snapshotKey {
 	return snapshotKey{r.fsm.State(), r.fsm.EffectivePriority(), r.fsm.MasterAddress(), r.fsm.Transitions(),
-		r.fsm.NumFaults(), r.fsm.AdvertInterval()}
+		r.fsm.NumFaults(), r.fsm.AdvertInterval(), r.fsm.MasterPriority()}
 }
 
 func (r *Runner) snapshot(moved *vrrp.Transition) {
@@ -805,6 +823,7 @@ func (r *Runner) snapshot(moved *vrrp.Transition) {
 	st.Version = int(r.spec.Version)
 	st.AdvertInterval = r.fsm.AdvertInterval().String()
 	st.Faults = r.fsm.Faults()
+	st.MasterPriority = int(r.fsm.MasterPriority())
 	if moved != nil {
 		st.LastReason = moved.Reason
 	}

@@ -41,7 +41,7 @@ func New(src Source) *Exporter {
 		Help:    "How long each check run took, as its plugin measured it.",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 	}, []string{"check"})
-	reg.MustRegister(latency, &collector{src: src},
+	reg.MustRegister(latency, &collector{src: src}, &opsCollector{src: src},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return &Exporter{reg: reg, latency: latency}
 }

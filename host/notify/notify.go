@@ -1,5 +1,9 @@
-// Package notify runs an instance's notify script on every state change,
-// as keepalived's notify does: `SCRIPT INSTANCE STATE PRIORITY`. Scripts of
+// Package notify runs an instance's (or a sync group's) notify scripts on
+// every state change, as keepalived does: first the script for the state
+// entered (notify_master, notify_backup, notify_fault, notify_stop: a
+// program and its arguments), then the `notify` script called as
+// `SCRIPT INSTANCE NAME STATE PRIORITY` (`SCRIPT GROUP NAME STATE 0` for a
+// group), so that scripts written for keepalived run unchanged. Scripts of
 // one instance run one at a time in transition order; a slow or failing
 // script delays only later notifications of that instance, never VRRP.
 package notify
@@ -9,11 +13,14 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/hasidecar/hasidecar/host/execsafe"
 )
 
 // DefaultTimeout bounds one run of a notify script.
@@ -26,29 +33,64 @@ const queueLen = 32
 
 // Event is one transition to report.
 type Event struct {
-	Instance string
-	State    string // INIT, BACKUP, MASTER or FAULT
-	Priority uint8
+	Instance string // the instance's (or group's) name
+	State    string // INIT (the daemon stopping: keepalived's STOP), BACKUP, MASTER or FAULT
+	Priority uint8  // 0 for a group, as keepalived
+	Group    bool   // a sync group's transition: GROUP rather than INSTANCE
 }
 
-// Notifier runs one script for one instance.
+// Scripts are what runs on a transition.
+type Scripts struct {
+	Notify string // called as SCRIPT INSTANCE|GROUP NAME STATE PRIORITY; "" for none
+	// Master, Backup, Fault and Stop run on entering that state: the
+	// program and its arguments, nothing added; nil for none.
+	Master, Backup, Fault, Stop []string
+}
+
+// Empty says whether nothing would run.
+func (s Scripts) Empty() bool {
+	return s.Notify == "" && s.Master == nil && s.Backup == nil && s.Fault == nil && s.Stop == nil
+}
+
+// Equal says whether s and o run the same commands.
+func (s Scripts) Equal(o Scripts) bool {
+	return s.Notify == o.Notify && slices.Equal(s.Master, o.Master) && slices.Equal(s.Backup, o.Backup) &&
+		slices.Equal(s.Fault, o.Fault) && slices.Equal(s.Stop, o.Stop)
+}
+
+// forState is the notify_STATE command for state, or nil.
+func (s Scripts) forState(state string) []string {
+	switch state {
+	case "MASTER":
+		return s.Master
+	case "BACKUP":
+		return s.Backup
+	case "FAULT":
+		return s.Fault
+	case "STOP":
+		return s.Stop
+	}
+	return nil
+}
+
+// Notifier runs the scripts of one instance or group.
 type Notifier struct {
-	script  string
+	scripts Scripts
 	timeout time.Duration
 	log     *zap.Logger
 	queue   chan Event
 }
 
-// New returns a notifier for script; Run must be started for it to work.
-func New(script string, timeout time.Duration, log *zap.Logger) *Notifier {
+// New returns a notifier for scripts; Run must be started for it to work.
+func New(scripts Scripts, timeout time.Duration, log *zap.Logger) *Notifier {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	return &Notifier{script: script, timeout: timeout, log: log.With(zap.String("notify", script)), queue: make(chan Event, queueLen)}
+	return &Notifier{scripts: scripts, timeout: timeout, log: log.With(zap.String("notify", scripts.Notify)), queue: make(chan Event, queueLen)}
 }
 
-// Script is the path of the script this notifier runs.
-func (n *Notifier) Script() string { return n.script }
+// Scripts are the commands this notifier runs.
+func (n *Notifier) Scripts() Scripts { return n.scripts }
 
 // Notify queues ev and returns at once.
 func (n *Notifier) Notify(ev Event) {
@@ -88,10 +130,35 @@ func (n *Notifier) Run(ctx context.Context) {
 	}
 }
 
+// run runs ev's scripts in keepalived's order: the state's own script,
+// then the generic one.
 func (n *Notifier) run(ev Event) {
+	state := ev.State
+	if state == "INIT" {
+		state = "STOP" // leaving the election is keepalived's STOP
+	}
+	if argv := n.scripts.forState(state); len(argv) > 0 {
+		n.exec(ev, argv)
+	}
+	if n.scripts.Notify != "" {
+		kind := "INSTANCE"
+		if ev.Group {
+			kind = "GROUP"
+		}
+		n.exec(ev, []string{n.scripts.Notify, kind, ev.Instance, state, strconv.Itoa(int(ev.Priority))})
+	}
+}
+
+// exec runs one command within the timeout.
+func (n *Notifier) exec(ev Event, argv []string) {
+	// Checked at every run: a script made writable later is refused too.
+	if err := execsafe.Check(argv[0]); err != nil {
+		n.log.Error("notify script not run", zap.Strings("command", argv), zap.String("instance", ev.Instance), zap.String("state", ev.State), zap.Error(err))
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), n.timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, n.script, ev.Instance, ev.State, strconv.Itoa(int(ev.Priority)))
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	// Its own process group, so a timeout kills what it started too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
@@ -101,7 +168,7 @@ func (n *Notifier) run(ev Event) {
 	start := time.Now()
 	err := cmd.Run()
 	fields := []zap.Field{
-		zap.String("instance", ev.Instance), zap.String("state", ev.State), zap.Uint8("priority", ev.Priority),
+		zap.Strings("command", argv), zap.String("instance", ev.Instance), zap.String("state", ev.State), zap.Uint8("priority", ev.Priority),
 		zap.Duration("took", time.Since(start)), zap.String("output", trim(out.String())),
 	}
 	switch {

@@ -31,6 +31,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/hasidecar/hasidecar/host/execsafe"
 	"github.com/hasidecar/hasidecar/sdk"
 )
 
@@ -224,6 +225,9 @@ func (p *proc) spawn(ctx context.Context, configs map[string][]byte) (spawned, e
 	path, err := p.m.Path(p.name)
 	if err != nil {
 		return spawned{}, err
+	}
+	if err := execsafe.Check(path); err != nil {
+		return spawned{}, fmt.Errorf("plugin %s: %w", p.name, err)
 	}
 	log := p.m.opts.Log.With(zap.String("plugin", p.name))
 	cfg := &goplugin.ClientConfig{

@@ -297,6 +297,23 @@ func TestPinnedChecksum(t *testing.T) {
 	}
 }
 
+// TestInsecurePluginIsRefused: a root daemon does not run a plugin binary
+// another user could replace, as the script plugin refuses such scripts.
+func TestInsecurePluginIsRefused(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the check applies to a root daemon only")
+	}
+	dir := pluginDir(t)
+	os.Chmod(filepath.Join(dir, "hasidecar-plugin-filecheck"), 0o757)
+	m := newManager(t, Options{Dir: dir})
+	if _, err := m.Schema(context.Background(), "filecheck"); err == nil || !strings.Contains(err.Error(), "is writable by everyone") {
+		t.Fatalf("an insecure plugin: %v", err)
+	}
+	if m.Pid("filecheck") != 0 {
+		t.Fatal("a refused plugin runs")
+	}
+}
+
 func TestPath(t *testing.T) {
 	dir := t.TempDir()
 	for name, mode := range map[string]os.FileMode{"ok": 0o755, "notexec": 0o644} {

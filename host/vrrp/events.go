@@ -43,6 +43,16 @@ type PriorityChanged struct {
 	Priority uint8
 }
 
+// Resign makes a master step down to backup, as keepalived's sync group
+// makes the other members step down when one of them becomes backup: it
+// advertises priority 0, so that the other node takes over after
+// Skew_Time, removes the addresses and waits as backup. It is ignored
+// unless the instance is master.
+type Resign struct {
+	Reason string
+}
+
+func (Resign) event()          {}
 func (Start) event()           {}
 func (Stop) event()            {}
 func (Tick) event()            {}
@@ -104,8 +114,24 @@ func (in *Instance) Handle(now time.Time, ev Event) []Action {
 		return in.faultChanged(now, e)
 	case PriorityChanged:
 		return in.priorityChanged(now, e)
+	case Resign:
+		return in.resign(now, e.Reason)
+	case Hold:
+		return in.hold(now, e)
+	case MaintenanceChanged:
+		return in.maintenanceChanged(now, e)
 	}
 	return nil
+}
+
+func (in *Instance) resign(now time.Time, why string) []Action {
+	if in.state != Master {
+		return nil
+	}
+	in.masterAddr = netip.Addr{}
+	in.masterAdverInterval = in.cfg.AdvertInterval
+	acts := in.becomeBackup(now, why)
+	return append(acts, SendAdvertisement{Priority: 0, Interval: in.cfg.AdvertInterval}, RemoveAddresses{})
 }
 
 func (in *Instance) start(now time.Time) []Action {
@@ -122,6 +148,11 @@ func (in *Instance) start(now time.Time) []Action {
 // join enters the election from INIT or FAULT: the owner becomes master at
 // once, everyone else waits a Master_Down_Interval as backup.
 func (in *Instance) join(now time.Time, why string) []Action {
+	if in.maint {
+		in.masterAdverInterval = in.cfg.AdvertInterval
+		in.masterAddr = netip.Addr{}
+		return in.becomeBackup(now, why+"; in maintenance ("+in.maintReason+"): staying out of the election")
+	}
 	if in.cfg.Priority == OwnerPriority {
 		return in.becomeMaster(now, why+"; priority 255 owns the addresses")
 	}
@@ -164,8 +195,11 @@ func (in *Instance) tick(now time.Time) []Action {
 		}
 		return []Action{in.advertisement()}
 	case Backup:
-		if now.Before(in.masterDownAt) {
+		if in.maint || now.Before(in.masterDownAt) {
 			return nil
+		}
+		if len(in.holds) > 0 {
+			return in.heldExpiry(now)
 		}
 		why := "no advertisement for Master_Down_Interval"
 		if in.downReason != "" {
@@ -184,7 +218,12 @@ func (in *Instance) advertReceived(now time.Time, ad AdvertReceived) []Action {
 	}
 	switch in.state {
 	case Backup:
-		return in.backupReceived(now, ad)
+		wanted := in.wantMaster
+		acts := in.backupReceived(now, ad)
+		if wanted && !in.wantMaster {
+			acts = append(acts, WantMaster{Want: false})
+		}
+		return acts
 	case Master:
 		return in.masterReceived(now, ad)
 	}
@@ -194,6 +233,12 @@ func (in *Instance) advertReceived(now time.Time, ad AdvertReceived) []Action {
 // backupReceived is RFC 5798 section 6.4.2 with keepalived's preempt_delay
 // and the optional early takeover from a lower-priority master.
 func (in *Instance) backupReceived(now time.Time, ad AdvertReceived) []Action {
+	if in.maint {
+		if ad.Priority != 0 {
+			in.follow(now, ad) // for status; no timer runs (NextDeadline)
+		}
+		return nil
+	}
 	if ad.Priority == 0 {
 		// The master resigned: take over after Skew_Time, so that the backup
 		// with the highest priority answers first.
@@ -249,6 +294,7 @@ func (in *Instance) takeOverSoon(now time.Time, why string) {
 // follow accepts the sender as our master and restarts Master_Down_Timer.
 func (in *Instance) follow(now time.Time, ad AdvertReceived) {
 	in.downReason = ""
+	in.wantMaster = false
 	in.masterAddr = ad.From
 	in.masterPriority = ad.Priority
 	if in.cfg.Version == 3 && ad.Interval > 0 {
@@ -264,8 +310,8 @@ func (in *Instance) masterReceived(now time.Time, ad AdvertReceived) []Action {
 		in.advertAt = now.Add(in.cfg.AdvertInterval)
 		return []Action{in.advertisement()}
 	}
-	higher := ad.Priority > in.effective ||
-		(ad.Priority == in.effective && ad.From.Compare(in.cfg.Address) > 0)
+	higher := ad.Priority > in.advertised() ||
+		(ad.Priority == in.advertised() && ad.From.Compare(in.cfg.Address) > 0)
 	if !higher {
 		// Another router thinks it is master: a split brain is healing.
 		// Answer at once so that it steps back, and announce the addresses
@@ -279,8 +325,10 @@ func (in *Instance) masterReceived(now time.Time, ad AdvertReceived) []Action {
 		}
 		return acts
 	}
-	why := fmt.Sprintf("%v advertises priority %d, above our %d", ad.From, ad.Priority, in.effective)
-	if ad.Priority == in.effective {
+	why := fmt.Sprintf("%v advertises priority %d, above our %d", ad.From, ad.Priority, in.advertised())
+	if in.maint {
+		why = fmt.Sprintf("%v took over (priority %d) from us in maintenance (%s)", ad.From, ad.Priority, in.maintReason)
+	} else if ad.Priority == in.effective {
 		why = fmt.Sprintf("%v advertises the same priority %d from a higher address", ad.From, ad.Priority)
 	}
 	in.follow(now, ad)
@@ -290,7 +338,7 @@ func (in *Instance) masterReceived(now time.Time, ad AdvertReceived) []Action {
 	// brain, hosts on our side still send to our MAC. Without it the winner
 	// would learn of the split only if we had advertised after the heal.
 	return []Action{in.setState(Backup, why), RemoveAddresses{},
-		SendAdvertisement{Priority: in.effective, Interval: in.cfg.AdvertInterval}}
+		SendAdvertisement{Priority: in.advertised(), Interval: in.cfg.AdvertInterval}}
 }
 
 func (in *Instance) faultChanged(now time.Time, f FaultChanged) []Action {
@@ -345,6 +393,7 @@ func (in *Instance) becomeBackup(now time.Time, why string) []Action {
 
 func (in *Instance) setState(to State, why string) Transition {
 	in.downReason = ""
+	in.wantMaster = false
 	t := Transition{From: in.state, To: to, Reason: why}
 	in.state = to
 	in.transitions++
@@ -352,7 +401,7 @@ func (in *Instance) setState(to State, why string) Transition {
 }
 
 func (in *Instance) advertisement() SendAdvertisement {
-	return SendAdvertisement{Priority: in.effective, Interval: in.cfg.AdvertInterval}
+	return SendAdvertisement{Priority: in.advertised(), Interval: in.cfg.AdvertInterval}
 }
 
 func (in *Instance) faultList() string {

@@ -99,6 +99,13 @@ type Instance struct {
 
 	faults      map[string]bool
 	transitions int
+
+	// Sync groups (hold.go): while held, a backup whose master is down
+	// stays backup and says it wants to be master.
+	holds       map[string]bool
+	wantMaster  bool
+	maint       bool   // in maintenance: see MaintenanceChanged
+	maintReason string // why, for status
 }
 
 // New returns an instance in INIT. It validates the configuration so that a
@@ -132,8 +139,9 @@ func (in *Instance) Config() Config { return in.cfg }
 // State returns the current state.
 func (in *Instance) State() State { return in.state }
 
-// EffectivePriority is the priority the instance advertises and elects with.
-func (in *Instance) EffectivePriority() uint8 { return in.effective }
+// EffectivePriority is the priority the instance advertises and elects with
+// (MaintenancePriority while in maintenance).
+func (in *Instance) EffectivePriority() uint8 { return in.advertised() }
 
 // MasterAddress is the primary address of the current master as far as this
 // instance knows: its own while MASTER, the last accepted advertisement's
@@ -173,7 +181,7 @@ func (in *Instance) NumFaults() int { return len(in.faults) }
 // SkewTime is Skew_Time for our effective priority: RFC 3768 uses
 // (256-Priority)/256 seconds, RFC 5798 scales it by Master_Adver_Interval.
 func (in *Instance) SkewTime() time.Duration {
-	p := time.Duration(256 - int(in.effective))
+	p := time.Duration(256 - int(in.advertised()))
 	if in.cfg.Version == 2 {
 		return p * time.Second / 256
 	}
@@ -196,7 +204,7 @@ func (in *Instance) MasterDownInterval() time.Duration {
 // instances learns nothing new from 2,000 adverts a second, and takes them
 // in a few at a time.
 func (in *Instance) OnlyRestartsTimer(ad AdvertReceived) bool {
-	return in.state == Backup && ad.Priority != 0 && ad.From != in.cfg.Address &&
+	return in.state == Backup && !in.maint && ad.Priority != 0 && ad.From != in.cfg.Address &&
 		ad.From == in.masterAddr && ad.Priority == in.masterPriority && ad.Priority >= in.effective &&
 		in.lowerSince.IsZero() && in.downReason == "" &&
 		(in.cfg.Version != 3 || ad.Interval == in.masterAdverInterval)
@@ -209,6 +217,9 @@ func (in *Instance) NextDeadline() time.Time {
 	case Master:
 		return in.advertAt
 	case Backup:
+		if in.maint {
+			return time.Time{} // out of the election: no takeover to time
+		}
 		return in.masterDownAt
 	}
 	return time.Time{}

@@ -75,6 +75,16 @@ func TestBench(t *testing.T) {
 	h := median(t, "hasidecar-sigterm", func(t *testing.T) time.Duration { return gracefulStopOutage(t, false) })
 	k := median(t, "keepalived-sigterm", func(t *testing.T) time.Duration { return gracefulStopOutage(t, true) })
 	rows = append(rows, durationRow("outage on graceful stop (SIGTERM), 1s adverts", h, k))
+	var hOn, hOff, kOn, kOff []time.Duration
+	for i := 0; i < trials(); i++ {
+		t.Run("maintenance-hasidecar", func(t *testing.T) { on, off := handoverGaps(t, false); hOn, hOff = append(hOn, on), append(hOff, off) })
+		t.Run("maintenance-keepalived", func(t *testing.T) { on, off := handoverGaps(t, true); kOn, kOff = append(kOn, on), append(kOff, off) })
+	}
+	if len(hOn) > 0 && len(kOn) > 0 {
+		rows = append(rows,
+			durationRow("planned handover: maintenance on / keepalived stop", middle(hOn), middle(kOn)),
+			durationRow("planned return: maintenance off / keepalived start", middle(hOff), middle(kOff)))
+	}
 	h = median(t, "hasidecar-nginx", func(t *testing.T) time.Duration { return nginxDeathOutage(t, false) })
 	k = median(t, "keepalived-nginx", func(t *testing.T) time.Duration { return nginxDeathOutage(t, true) })
 	rows = append(rows, durationRow("HTTP outage when nginx dies on the master", h, k))

@@ -26,7 +26,8 @@ func TestDemoRunsWithoutATerminal(t *testing.T) {
 	}
 	for _, want := range []string{
 		"node1 won the election", "node2 owns the virtual IP", "client: served by node2",
-		"client: served by node1", "Done.",
+		"client: served by node1", "VI_1: maintenance on (demo: kernel update)", "maintenance since",
+		"maintenance off: node1 is back", "Done.",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)

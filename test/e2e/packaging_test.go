@@ -27,7 +27,7 @@ func TestSystemdUnitVerifies(t *testing.T) {
 		t.Fatal(err)
 	}
 	unit := strings.ReplaceAll(string(b), "/usr/bin/hasidecar", binary)
-	for _, want := range []string{"Type=notify", "WatchdogSec=", "ExecReload=/bin/kill -HUP $MAINPID", "CAP_NET_ADMIN", "CAP_NET_RAW"} {
+	for _, want := range []string{"Type=notify", "WatchdogSec=", "ExecReload=/bin/kill -HUP $MAINPID", "CAP_NET_ADMIN", "CAP_NET_RAW", "StateDirectory=hasidecar"} {
 		if !strings.Contains(unit, want) {
 			t.Errorf("unit lacks %q", want)
 		}
@@ -83,7 +83,9 @@ func TestDebianPackage(t *testing.T) {
 		"./usr/lib/hasidecar/plugins/hasidecar-plugin-icmp -> ../../../bin/hasidecar",
 		"./usr/lib/hasidecar/plugins/hasidecar-plugin-script -> ../../../bin/hasidecar",
 		"./lib/systemd/system/hasidecar.service", "-rw-r----- root/root", "./etc/hasidecar/hasidecar.hcl",
-		"./usr/share/doc/hasidecar/README.md",
+		"./usr/share/doc/hasidecar/README.md", "./usr/share/doc/hasidecar/copyright",
+		"./usr/share/doc/hasidecar/configuration.md", "./usr/share/doc/hasidecar/from-keepalived.md",
+		"./usr/share/hasidecar/grafana-dashboard.json",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("package lacks %s:\n%s", want, out)
@@ -105,6 +107,8 @@ func TestDebianPackage(t *testing.T) {
 	}
 	if out, err := exec.Command(filepath.Join(root, "usr/bin/hasidecar"), "version").CombinedOutput(); err != nil {
 		t.Fatalf("packaged binary: %v\n%s", err, out)
+	} else if strings.TrimSpace(string(out)) != "hasidecar 0.0.0+test" {
+		t.Errorf("packaged binary says %q, want the package's version 0.0.0+test", out)
 	}
 	conf, _ := os.ReadFile(filepath.Join(root, "etc/hasidecar/hasidecar.hcl"))
 	rooted := strings.ReplaceAll(string(conf), `"/usr/lib/hasidecar/plugins"`, `"`+filepath.Join(root, "usr/lib/hasidecar/plugins")+`"`)

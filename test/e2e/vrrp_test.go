@@ -266,10 +266,13 @@ func TestNotifyScriptSeesEveryTransitionInOrder(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "transitions")
 	script := filepath.Join(dir, "notify.sh")
-	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"$1 $2 $3\" >> "+out+"\n"), 0o755); err != nil {
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"$1 $2 $3 $4\" >> "+out+"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	d1 := startHasidecar(t, lab, n1, nodeConfig{Priority: 150, Preempt: true, InstanceExtra: fmt.Sprintf("  notify = %q\n", script)})
+	// keepalived's convention: notify_master first, with its own arguments;
+	// then notify as SCRIPT INSTANCE NAME STATE PRIORITY.
+	d1 := startHasidecar(t, lab, n1, nodeConfig{Priority: 150, Preempt: true,
+		InstanceExtra: fmt.Sprintf("  notify = %q\n  notify_master = [%q, \"to\", \"master\"]\n", script, script)})
 	startHasidecar(t, lab, n2, nodeConfig{Priority: 100, Preempt: true})
 	waitSoleHolder(t, lab, n1, 10*time.Second)
 	lab.PortDown(t, n1)
@@ -281,7 +284,8 @@ func TestNotifyScriptSeesEveryTransitionInOrder(t *testing.T) {
 		t.Fatal("hasidecar did not exit")
 	}
 	b, _ := os.ReadFile(out)
-	want := "VI_1 BACKUP 150\nVI_1 MASTER 150\nVI_1 FAULT 150\nVI_1 BACKUP 150\nVI_1 MASTER 150\nVI_1 INIT 150\n"
+	want := "INSTANCE VI_1 BACKUP 150\nto master  \nINSTANCE VI_1 MASTER 150\nINSTANCE VI_1 FAULT 150\n" +
+		"INSTANCE VI_1 BACKUP 150\nto master  \nINSTANCE VI_1 MASTER 150\nINSTANCE VI_1 STOP 150\n"
 	if string(b) != want {
 		t.Fatalf("notify script saw:\n%s\nwant:\n%s", b, want)
 	}

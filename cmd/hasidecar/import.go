@@ -1,0 +1,115 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+
+	"github.com/hasidecar/hasidecar/host/config"
+	"github.com/hasidecar/hasidecar/host/kaconf"
+	"github.com/hasidecar/hasidecar/host/kaimport"
+)
+
+const importUsage = `Usage: hasidecar import [--node-id ID] [-o FILE] keepalived.conf
+
+Prints the hasidecar configuration equivalent to a keepalived.conf, and on
+stderr one line per thing not carried over:
+  keepalived.conf:LINE: KEYWORD: why, and what to do instead
+Lines marked [affects failover] change which node holds the VIPs, or when.
+
+Exit status: 0 when all that affects failover was carried over, 1 when
+something that does was not (or the file cannot be read), 2 on usage errors.
+
+Flags:
+`
+
+// cmdImport is `hasidecar import`: keepalived.conf in, HCL out.
+func cmdImport(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("hasidecar import", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	nodeID := fs.String("node-id", "", "keepalived's config id (its -i): which @ID lines apply; default: the host name up to its first dot")
+	out := fs.String("o", "", "write the configuration to FILE (mode 0600: it may hold auth_pass) instead of stdout; a name ending in .json gets HCL's JSON syntax")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), importUsage)
+		fs.PrintDefaults()
+	}
+	// Flags may come before or after the file name.
+	var files []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fs.SetOutput(stdout)
+				fs.Usage()
+				return nil
+			}
+			return errUsage
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		files = append(files, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(files) != 1 {
+		fmt.Fprintf(stderr, "hasidecar import: give one keepalived.conf (got %d)\n\n", len(files))
+		fs.Usage()
+		return errUsage
+	}
+	id := *nodeID
+	if id == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("cannot read the host name for @ID lines (%v); give --node-id", err)
+		}
+		id = kaconf.DefaultNodeID(host)
+	}
+	if _, err := os.Stat(files[0]); err != nil {
+		return fmt.Errorf("cannot read %s: %w", files[0], errors.Unwrap(err))
+	}
+	res := kaimport.Convert(files[0], kaimport.Options{NodeID: id, Files: kaconf.OSFiles{}, LookPath: exec.LookPath})
+	for _, n := range res.Notes {
+		line := n.String()
+		if n.Failover {
+			line += " [affects failover]"
+		}
+		fmt.Fprintln(stderr, line)
+	}
+	// What is emitted must load; a failure here is the importer's bug, and
+	// it is better said than written to a file the daemon then refuses.
+	if _, diags := config.ParseWith(res.HCL, "imported.hcl", config.HostDefaults{NodeName: id, PluginDir: "/"}); diags.HasErrors() {
+		fmt.Fprintln(stderr, "hasidecar import: the imported configuration does not validate (please report this):")
+		config.WriteDiagnostics(stderr, diags)
+		return errReported
+	}
+	text := res.HCL
+	if strings.HasSuffix(*out, ".json") {
+		// Config management writes JSON most easily: the same file in HCL's
+		// JSON syntax, which the daemon reads by its name.
+		js, diags := config.ToJSON(res.HCL, "imported.hcl", "Imported from "+files[0]+" by `hasidecar import`; the report of what was not carried over went to stderr.")
+		if !diags.HasErrors() {
+			_, diags = config.ParseWith(js, "imported.json", config.HostDefaults{NodeName: id, PluginDir: "/"})
+		}
+		if diags.HasErrors() {
+			fmt.Fprintln(stderr, "hasidecar import: the imported configuration does not convert to JSON (please report this):")
+			config.WriteDiagnostics(stderr, diags)
+			return errReported
+		}
+		text = js
+	}
+	if *out != "" {
+		if err := os.WriteFile(*out, text, 0o600); err != nil {
+			return err
+		}
+	} else if _, err := stdout.Write(text); err != nil {
+		return err
+	}
+	if res.FailoverLost() {
+		fmt.Fprintln(stderr, "hasidecar import: some of what affects failover was not carried over (marked above); review it before running this node beside keepalived")
+		return errReported
+	}
+	return nil
+}

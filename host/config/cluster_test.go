@@ -1,0 +1,164 @@
+package config
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// clusterNode renders one node's file: instance holds the vrrp_instance body's
+// extra lines; priority and name vary per node.
+func clusterNode(t *testing.T, name string, priority int, extra string) *Config {
+	t.Helper()
+	src := `node_name = "` + name + `"
+check "nginx" {
+  plugin = "httpget"
+  config { url = "http://127.0.0.1/" }
+}
+vrrp_instance "VI_1" {
+  interface         = "eth0"
+  virtual_router_id = 51
+  priority          = ` + strconv.Itoa(priority) + `
+  virtual_ips       = ["198.51.100.100/24"]
+` + extra + `
+}
+`
+	cfg, diags := ParseWith([]byte(src), name+".hcl", testHost)
+	if diags.HasErrors() {
+		t.Fatalf("%s: %v", name, diags)
+	}
+	cfg.Path = "/etc/" + name + ".hcl"
+	return cfg
+}
+
+func TestCheckCluster(t *testing.T) {
+	type n struct {
+		name     string
+		priority int
+		extra    string
+	}
+	tests := []struct {
+		name  string
+		nodes []n
+		want  []string // substrings of the diagnostics, in any order; none: clean
+	}{
+		{"a good pair", []n{
+			{"lb-1", 150, `track_check "nginx" { weight = -60 }`},
+			{"lb-2", 100, `track_check "nginx" { weight = -60 }`},
+		}, nil},
+		{"weight too small (keepalived #942)", []n{
+			{"lb-1", 150, `track_check "nginx" { weight = -40 }`},
+			{"lb-2", 100, `track_check "nginx" { weight = -40 }`},
+		}, []string{"lb-1.hcl:11:1: error: check nginx failing on lb-1 leaves priority 110 >= lb-2's 100: the VIPs would not move; make the weight at most -51"}},
+		{"weight leaves equal priority", []n{
+			{"lb-1", 150, `track_check "nginx" { weight = -50 }`},
+			{"lb-2", 100, ``},
+		}, []string{"leaves priority 100 >= lb-2's 100"}},
+		{"weight 0 is FAULT and always moves", []n{
+			{"lb-1", 150, `track_check "nginx" { weight = 0 }`},
+			{"lb-2", 100, ``},
+		}, nil},
+		{"positive weights: the backup's bonus counts", []n{
+			{"lb-1", 150, `track_check "nginx" { weight = 20 }`},
+			{"lb-2", 140, `track_check "nginx" { weight = 20 }`},
+		}, nil},
+		{"positive weight too small", []n{
+			{"lb-1", 150, `track_check "nginx" { weight = 5 }`},
+			{"lb-2", 140, `track_check "nginx" { weight = 5 }`},
+		}, []string{"check nginx failing on lb-1 leaves priority 150 >= lb-2's 145", "make the weight at least 11"}},
+		{"three nodes: the master must fall below each", []n{
+			{"lb-1", 150, `track_check "nginx" { weight = -30 }`},
+			{"lb-2", 130, ``},
+			{"lb-3", 110, ``},
+		}, []string{"leaves priority 120 >= lb-3's 110"}},
+		{"equal priorities", []n{
+			{"lb-1", 100, ``},
+			{"lb-2", 100, ``},
+		}, []string{"lb-2.hcl:6:1: error: VRID 51 on eth0: lb-1 and lb-2 both have priority 100"}},
+		{"other version", []n{
+			{"lb-1", 150, `version = 2`},
+			{"lb-2", 100, ``},
+		}, []string{"lb-2 has version 3 but lb-1 has 2"}},
+		{"other interval", []n{
+			{"lb-1", 150, `advert_interval = "2s"`},
+			{"lb-2", 100, ``},
+		}, []string{"lb-2 has advert_interval 1s but lb-1 has 2s"}},
+		{"other password", []n{
+			{"lb-1", 150, "version = 2\nauth_pass = \"secret\""},
+			{"lb-2", 100, "version = 2\nauth_pass = \"other1\""},
+		}, []string{"auth_pass one of 6 characters but lb-1 has one of 6 characters"}},
+		{"unicast peers not mutual", []n{
+			{"lb-1", 150, "unicast_source = \"198.51.100.1\"\nunicast_peers = [\"198.51.100.2\"]"},
+			{"lb-2", 100, "unicast_source = \"198.51.100.2\"\nunicast_peers = [\"198.51.100.3\"]"},
+		}, []string{"lb-2's unicast_peers lack 198.51.100.1 (lb-1's unicast_source)"}},
+		{"unicast beside multicast", []n{
+			{"lb-1", 150, "unicast_source = \"198.51.100.1\"\nunicast_peers = [\"198.51.100.2\"]"},
+			{"lb-2", 100, ""},
+		}, []string{"lb-2 multicasts but the others use unicast_peers"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var cfgs []*Config
+			for _, nd := range tt.nodes {
+				cfgs = append(cfgs, clusterNode(t, nd.name, nd.priority, nd.extra))
+			}
+			diags := CheckCluster(cfgs)
+			var b strings.Builder
+			WriteDiagnostics(&b, diags)
+			got := b.String()
+			if len(tt.want) == 0 && got != "" {
+				t.Fatalf("unexpected diagnostics:\n%s", got)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("diagnostics lack %q:\n%s", w, got)
+				}
+			}
+			if len(tt.want) > 0 && !diags.HasErrors() {
+				t.Errorf("only warnings:\n%s", got)
+			}
+		})
+	}
+}
+
+// TestCheckClusterVIPsAndLoneVRID covers what the template cannot vary.
+func TestCheckClusterVIPsAndLoneVRID(t *testing.T) {
+	a := clusterNode(t, "lb-1", 150, "")
+	b := clusterNode(t, "lb-2", 100, "")
+	b.Instances[0].VirtualIPs = append(b.Instances[0].VirtualIPs, a.Instances[0].VirtualIPs[0].Masked())
+	var out strings.Builder
+	WriteDiagnostics(&out, CheckCluster([]*Config{a, b}))
+	if !strings.Contains(out.String(), "lb-2 has virtual_ips [198.51.100.0/24, 198.51.100.100/24] but lb-1 has [198.51.100.100/24]") {
+		t.Errorf("other VIPs: %s", out.String())
+	}
+	b = clusterNode(t, "lb-2", 100, "")
+	b.Instances[0].Interface = "eth1"
+	out.Reset()
+	diags := CheckCluster([]*Config{a, b})
+	WriteDiagnostics(&out, diags)
+	if diags.HasErrors() || !strings.Contains(out.String(), "warning: VRID 51 on eth0 is only in lb-1's file") {
+		t.Errorf("lone VRID: %s", out.String())
+	}
+	// Files that share a node name (the default host name) are named by file.
+	a = clusterNode(t, "same", 100, "")
+	b = clusterNode(t, "same", 100, "")
+	b.Path = "/etc/other.hcl"
+	out.Reset()
+	WriteDiagnostics(&out, CheckCluster([]*Config{a, b}))
+	if !strings.Contains(out.String(), "same.hcl and other.hcl both have priority 100") {
+		t.Errorf("shared node names: %s", out.String())
+	}
+}
+
+func TestWeightWarnings(t *testing.T) {
+	in := clusterNode(t, "lb-2", 100, `track_check "nginx" { weight = -40 }`).Instances[0]
+	if w := WeightWarnings(in, "198.51.100.1", 150); len(w) != 1 || !strings.Contains(w[0], "its failure leaves priority 110 >= our 100") {
+		t.Fatalf("warnings %q", w)
+	}
+	if w := WeightWarnings(in, "198.51.100.1", 120); len(w) != 0 {
+		t.Fatalf("a weight that moves the VIPs warned: %q", w)
+	}
+	if w := WeightWarnings(in, "", 0); len(w) != 0 {
+		t.Fatalf("no master known, yet %q", w)
+	}
+}

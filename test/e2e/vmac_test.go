@@ -146,3 +146,25 @@ func TestVirtualMACGapAtFailover(t *testing.T) {
 		})
 	}
 }
+
+// TestVirtualMACIsNotADuplicateOwner: with use_vmac the master answers for
+// its VIP from the virtual MAC, which the duplicate-VIP guard on the
+// interface sees; that is us, not another owner.
+func TestVirtualMACIsNotADuplicateOwner(t *testing.T) {
+	netlab.RequireRoot(t)
+	t.Parallel()
+	lab := netlab.New(t, 1)
+	n := lab.Nodes[0]
+	d := startHasidecar(t, lab, n, nodeConfig{Priority: 150, InstanceExtra: "  use_vmac = true\n"})
+	soleHolderAnywhere(t, lab, vip.Addr(), n, 10*time.Second)
+	// Past the guard's grace, the second gratuitous ARP burst (5 s) and a
+	// probe, with the client's ARP requests answered from the virtual MAC.
+	p := lab.Client.StartPinger(t, vip.Addr(), 50*time.Millisecond)
+	time.Sleep(7 * time.Second)
+	if s := p.Stop(); s.Received == 0 {
+		t.Fatal("the client never reached the VIP")
+	}
+	if c := d.status(t).Instances[0].Conflicts; len(c) != 0 {
+		t.Errorf("conflicts reported: %+v", c)
+	}
+}

@@ -106,3 +106,29 @@ func TestIPv6GlobalFirstVIPWarns(t *testing.T) {
 		t.Errorf("want one link-local warning at 6:23, got:\n%s", formatAll(diags))
 	}
 }
+
+// TestCheckClusterDualStack: an IPv4 and an IPv6 instance on one VRID are
+// two virtual routers to the cluster check too.
+func TestCheckClusterDualStack(t *testing.T) {
+	six := func(prio string) string {
+		return "}\n" + `vrrp_instance "VI_6" {
+  interface         = "eth0"
+  virtual_router_id = 51
+  priority          = ` + prio + `
+  virtual_ips       = ["fe80::51", "2001:db8:51::100/64"]`
+	}
+	a := clusterNode(t, "lb-1", 150, six("150"))
+	b := clusterNode(t, "lb-2", 100, six("100"))
+	var out strings.Builder
+	diags := CheckCluster([]*Config{a, b})
+	WriteDiagnostics(&out, diags)
+	if len(diags) != 0 {
+		t.Errorf("a dual-stack pair: %s", out.String())
+	}
+	b = clusterNode(t, "lb-2", 100, six("150"))
+	out.Reset()
+	WriteDiagnostics(&out, CheckCluster([]*Config{a, b}))
+	if !strings.Contains(out.String(), "VRID 51 on eth0 (IPv6)") || strings.Count(out.String(), "error") != 1 {
+		t.Errorf("equal IPv6 priorities: %s", out.String())
+	}
+}

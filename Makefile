@@ -73,6 +73,7 @@ FUZZTIME ?= 60s
 fuzz: go-check
 	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime $(FUZZTIME) ./host/vrrp/packet/
 	$(GO) test -run '^$$' -fuzz '^FuzzAccept$$' -fuzztime $(FUZZTIME) ./host/vrrpconn/
+	$(GO) test -run '^$$' -fuzz '^FuzzAccept6$$' -fuzztime $(FUZZTIME) ./host/vrrpconn/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./host/config/
 	$(GO) test -run '^$$' -fuzz '^FuzzPluginReply$$' -fuzztime $(FUZZTIME) ./host/checkspec/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./host/kaconf/

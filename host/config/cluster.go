@@ -24,14 +24,15 @@ func CheckCluster(cfgs []*Config) hcl.Diagnostics {
 		in   Instance
 	}
 	type key struct {
-		iface string
-		vrid  uint8
+		iface  string
+		vrid   uint8
+		family int // an IPv4 and an IPv6 instance may share a VRID
 	}
 	groups := map[key][]member{}
 	var order []key
 	for i, cfg := range cfgs {
 		for _, in := range cfg.Instances {
-			k := key{in.Interface, in.VRID}
+			k := key{in.Interface, in.VRID, familyOf(in.VirtualIPs)}
 			if _, ok := groups[k]; !ok {
 				order = append(order, k)
 			}
@@ -46,6 +47,9 @@ func CheckCluster(cfgs []*Config) hcl.Diagnostics {
 	for _, k := range order {
 		ms := groups[k]
 		where := fmt.Sprintf("VRID %d on %s", k.vrid, k.iface)
+		if k.family == 6 {
+			where += " (IPv6)"
+		}
 		if len(ms) == 1 {
 			add(hcl.DiagWarning, ms[0].in.DeclRange, fmt.Sprintf("%s is only in %s's file", where, ms[0].node),
 				"no other node backs it up; give the other nodes the same vrrp_instance, or check interface and virtual_router_id")

@@ -43,7 +43,12 @@
 //     example sets it with version = 3, so it cannot be an error.
 //   - track_check weight -253..253, as keepalived's track_script; with
 //     priority = 255 (address owner) the weight must be 0, as keepalived requires.
-//   - two instances may not share a virtual_router_id on one interface.
+//   - two instances may not share a virtual_router_id on one interface, unless
+//     one is IPv4 and the other IPv6 (two protocols, as keepalived allows).
+//   - an instance's virtual_ips are of one family, which decides whether it
+//     speaks VRRP over IPv4 or IPv6; IPv6 needs VRRPv3. excluded_ips may be
+//     of either family. A first IPv6 VIP that is not link-local gets a
+//     warning (RFC 5798 5.2.9), not an error, as in keepalived.
 package config
 
 import (
@@ -140,11 +145,17 @@ type Instance struct {
 	// lower priority than its own takes over after Skew_Time, as after a
 	// resignation, instead of waiting out Master_Down_Interval. The higher
 	// priority wins either way; this only shortens the decision.
-	FastPreempt     bool
-	VirtualIPs      []netip.Prefix // a bare address in the file means /32
-	UnicastSource   netip.Addr     // zero when unset
-	UnicastPeers    []netip.Addr   // empty means multicast to 224.0.0.18
-	AuthPass        string         // VRRPv2 simple password; empty when unset
+	FastPreempt bool
+	VirtualIPs  []netip.Prefix // one family; a bare address in the file means /32 or /128
+	// ExcludedIPs are held with the VirtualIPs but never advertised
+	// (keepalived's virtual_ipaddress_excluded); either family.
+	ExcludedIPs []netip.Prefix
+	// UseVMAC holds the addresses on a macvlan with the RFC's virtual MAC
+	// (keepalived's use_vmac).
+	UseVMAC         bool
+	UnicastSource   netip.Addr   // zero when unset
+	UnicastPeers    []netip.Addr // empty means multicast to 224.0.0.18 or ff02::12
+	AuthPass        string       // VRRPv2 simple password; empty when unset
 	TrackChecks     []TrackCheck
 	TrackInterfaces []string
 	Notify          string // absolute path of the transition script; empty when unset

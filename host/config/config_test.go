@@ -122,8 +122,7 @@ func TestParseRejects(t *testing.T) {
 		{"fast_preempt not bool", instanceWith(`fast_preempt = 3`), `fast_preempt = 3 is not a boolean`, "true or false", 2, 18},
 
 		// Instances: addresses.
-		{"vip not an address", strings.Replace(instanceWith(""), `["198.51.100.10/24"]`, `["198.51.100.10/24", "vip1"]`, 1), `virtual_ips[1] = "vip1" is not an IPv4 address`, "198.51.100.10/24", 6, 44},
-		{"vip ipv6", strings.Replace(instanceWith(""), `"198.51.100.10/24"`, `"2001:db8::1/64"`, 1), `virtual_ips[0] = "2001:db8::1/64" is an IPv6 address`, "not supported yet", 6, 24},
+		{"vip not an address", strings.Replace(instanceWith(""), `["198.51.100.10/24"]`, `["198.51.100.10/24", "vip1"]`, 1), `virtual_ips[1] = "vip1" is not an IP address`, "198.51.100.10/24", 6, 44},
 		{"vip bad prefix", strings.Replace(instanceWith(""), `"198.51.100.10/24"`, `"198.51.100.10/33"`, 1), "is not an address with a prefix length", "", 6, 24},
 		{"vip multicast", strings.Replace(instanceWith(""), `"198.51.100.10/24"`, `"224.0.0.18"`, 1), "cannot be a virtual IP", "multicast", 6, 24},
 		{"vip unspecified", strings.Replace(instanceWith(""), `"198.51.100.10/24"`, `"0.0.0.0"`, 1), "cannot be a virtual IP", "", 6, 24},
@@ -131,9 +130,9 @@ func TestParseRejects(t *testing.T) {
 		{"vip not a list", strings.Replace(instanceWith(""), `["198.51.100.10/24"]`, `"198.51.100.10/24"`, 1), "is not a list", "brackets", 6, 23},
 		{"vip repeated", strings.Replace(instanceWith(""), `["198.51.100.10/24"]`, `["198.51.100.10/24", "198.51.100.10"]`, 1), `virtual_ips[1] = "198.51.100.10" repeats virtual_ips[0]`, "once", 6, 44},
 		{"unicast_source without peers", instanceWith(`unicast_source = "198.51.100.1"`), "unicast_source is set without unicast_peers", "unicast_peers =", 2, 20},
-		{"unicast_source ipv6", instanceWith(`unicast_source = "2001:db8::1"` + "\n  " + `unicast_peers = ["198.51.100.2"]`), `unicast_source = "2001:db8::1" is an IPv6 address`, "not supported yet", 2, 20},
-		{"unicast_source with prefix", instanceWith(`unicast_source = "198.51.100.1/24"` + "\n  " + `unicast_peers = ["198.51.100.2"]`), "is not an IPv4 address", "no prefix length", 2, 20},
-		{"unicast peer bad", instanceWith(`unicast_peers = ["198.51.100.2", "peer-b"]`), `unicast_peers[1] = "peer-b" is not an IPv4 address`, "", 2, 36},
+		{"unicast_source ipv6", instanceWith(`unicast_source = "2001:db8::1"` + "\n  " + `unicast_peers = ["198.51.100.2"]`), `unicast_source = "2001:db8::1" is an IPv6 address`, "speaks VRRP over IPv4", 2, 20},
+		{"unicast_source with prefix", instanceWith(`unicast_source = "198.51.100.1/24"` + "\n  " + `unicast_peers = ["198.51.100.2"]`), "is not an IP address", "no prefix length", 2, 20},
+		{"unicast peer bad", instanceWith(`unicast_peers = ["198.51.100.2", "peer-b"]`), `unicast_peers[1] = "peer-b" is not an IP address`, "", 2, 36},
 		{"unicast peers empty", instanceWith(`unicast_peers = []`), "unicast_peers is empty", "multicast", 2, 19},
 		{"unicast peer is source", "vrrp_instance \"VI_1\" {\n  unicast_source = \"198.51.100.1\"\n  unicast_peers = [\"198.51.100.1\"]\n  interface = \"eth0\"\n  virtual_router_id = 51\n  priority = 150\n  virtual_ips = [\"198.51.100.10\"]\n}\n", "is this node's unicast_source", "other nodes", 3, 20},
 		{"unicast peer repeated", instanceWith(`unicast_peers = ["198.51.100.2", "198.51.100.2"]`), "repeats unicast_peers[0]", "", 2, 36},

@@ -34,6 +34,7 @@ func instanceSchema() *hcl.BodySchema {
 			{Name: "interface"}, {Name: "virtual_router_id"}, {Name: "priority"}, {Name: "version"},
 			{Name: "advert_interval"}, {Name: "preempt"}, {Name: "preempt_delay"}, {Name: "fast_preempt"}, {Name: "virtual_ips"},
 			{Name: "unicast_source"}, {Name: "unicast_peers"}, {Name: "auth_pass"}, {Name: "notify"},
+			{Name: "excluded_ips"}, {Name: "use_vmac"},
 			{Name: "notify_master"}, {Name: "notify_backup"}, {Name: "notify_fault"}, {Name: "notify_stop"},
 			{Name: "announce"}, {Name: "backup_med"},
 		},
@@ -93,7 +94,8 @@ func (d *decoder) instance(blk *hcl.Block) (Instance, hcl.Range) {
 	}
 
 	versionOK := true
-	if a, ok := attrs["version"]; ok {
+	versionAttr, hasVersion := attrs["version"]
+	if a, ok := versionAttr, hasVersion; ok {
 		if n, ok := d.intIn(a, 2, 3, "use 2 (RFC 3768) or 3 (RFC 5798)"); ok {
 			in.Version = uint8(n)
 		} else {
@@ -136,6 +138,10 @@ func (d *decoder) instance(blk *hcl.Block) (Instance, hcl.Range) {
 	} else {
 		missing("virtual_ips", exampleVirtualIPs)
 	}
+	if versionOK && hasVersion {
+		d.checkIPv6Version(versionAttr, in)
+	}
+	d.extraIPv6(attrs, &in)
 
 	d.unicast(attrs, &in)
 
@@ -214,7 +220,7 @@ func (d *decoder) checkAdvertInterval(a *hcl.Attribute, dur time.Duration, versi
 func (d *decoder) virtualIPs(a *hcl.Attribute) []netip.Prefix {
 	items, ok := d.stringList(a, exampleVirtualIPs)
 	if ok && len(items) == 0 {
-		d.valueError(a, "virtual_ips is empty", "list at least one IPv4 address, for example virtual_ips = "+exampleVirtualIPs)
+		d.valueError(a, "virtual_ips is empty", "list at least one address, for example virtual_ips = "+exampleVirtualIPs)
 		return nil
 	}
 	if len(items) > maxVirtualIPs {
@@ -234,6 +240,12 @@ func (d *decoder) virtualIPs(a *hcl.Attribute) []netip.Prefix {
 				"list each virtual IP once")
 			continue
 		}
+		if len(out) > 0 && p.Addr().Is4() != out[0].Addr().Is4() {
+			d.errorAt(it.expr.Range(), a.Range.Ptr(),
+				fmt.Sprintf("%s = %q is not of the same family as %s", it.name, it.value, out[0].Addr()),
+				"an instance speaks VRRP over IPv4 or over IPv6, not both: move it to excluded_ips (added and removed with the VIPs, never advertised) or to an instance of its own")
+			continue
+		}
 		seen[p.Addr()] = len(out)
 		out = append(out, p)
 	}
@@ -245,7 +257,10 @@ func (d *decoder) parseVirtualIP(it listItem) (netip.Prefix, bool) {
 		d.errorAt(it.expr.Range(), nil, fmt.Sprintf("%s = %q %s", it.name, it.value, summary), detail)
 		return netip.Prefix{}, false
 	}
-	const fix = `use "a.b.c.d/len", or "a.b.c.d" for /32, for example "198.51.100.10/24"`
+	const fix = `use "a.b.c.d/len" or "a.b.c.d" for /32, "x:y::z/len" or "x:y::z" for /128, for example "198.51.100.10/24"`
+	if strings.Contains(it.value, "%") {
+		return bad("has a zone", `leave out the "%zone": the instance's interface is the zone`)
+	}
 	var p netip.Prefix
 	if strings.Contains(it.value, "/") {
 		var err error
@@ -255,12 +270,9 @@ func (d *decoder) parseVirtualIP(it listItem) (netip.Prefix, bool) {
 	} else {
 		addr, err := netip.ParseAddr(it.value)
 		if err != nil {
-			return bad("is not an IPv4 address", fix)
+			return bad("is not an IP address", fix)
 		}
 		p = netip.PrefixFrom(addr, addr.BitLen())
-	}
-	if !p.Addr().Is4() {
-		return bad("is an IPv6 address", "IPv6 virtual IPs are not supported yet (planned); use IPv4 addresses")
 	}
 	if reason := badUnicastAddr(p.Addr()); reason != "" {
 		return bad("cannot be a virtual IP", reason)
@@ -272,9 +284,11 @@ func (d *decoder) parseVirtualIP(it listItem) (netip.Prefix, bool) {
 func badUnicastAddr(addr netip.Addr) string {
 	switch {
 	case addr.IsUnspecified():
-		return "0.0.0.0 is no host's address; use a real IPv4 address"
+		return addr.String() + " is no host's address; use a real address"
 	case addr.IsMulticast():
-		return "it is a multicast address; use a unicast IPv4 address"
+		return "it is a multicast address; use a unicast address"
+	case addr.Is6() && (addr.IsLoopback() || addr.Is4In6()):
+		return "it is a loopback or IPv4-mapped address; use an address of the segment"
 	case addr == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
 		return "it is the broadcast address; use a unicast IPv4 address"
 	}
@@ -286,7 +300,7 @@ func (d *decoder) unicast(attrs hcl.Attributes, in *Instance) {
 	srcAttr, hasSrc := attrs["unicast_source"]
 	if hasSrc {
 		if s, ok := d.str(srcAttr, `"198.51.100.1"`); ok {
-			in.UnicastSource, _ = d.ipv4(srcAttr.Expr.Range(), srcAttr.Name, s)
+			in.UnicastSource, _ = d.nodeAddr(srcAttr.Expr.Range(), srcAttr.Name, s, familyOf(in.VirtualIPs))
 		}
 	}
 	peersAttr, hasPeers := attrs["unicast_peers"]
@@ -298,7 +312,7 @@ func (d *decoder) unicast(attrs hcl.Attributes, in *Instance) {
 		}
 		seen := map[netip.Addr]string{}
 		for _, it := range items {
-			addr, ok := d.ipv4(it.expr.Range(), it.name, it.value)
+			addr, ok := d.nodeAddr(it.expr.Range(), it.name, it.value, familyOf(in.VirtualIPs))
 			if !ok {
 				continue
 			}
@@ -323,17 +337,22 @@ func (d *decoder) unicast(attrs hcl.Attributes, in *Instance) {
 	}
 }
 
-// ipv4 parses a node address for unicast use.
-func (d *decoder) ipv4(rng hcl.Range, name, s string) (netip.Addr, bool) {
+// nodeAddr parses a node address for unicast use; family is the instance's
+// (4 or 6, from its VIPs; 0 when they are unknown).
+func (d *decoder) nodeAddr(rng hcl.Range, name, s string, family int) (netip.Addr, bool) {
 	addr, err := netip.ParseAddr(s)
 	switch {
 	case err != nil || strings.Contains(s, "%"):
-		d.errorAt(rng, nil, fmt.Sprintf("%s = %q is not an IPv4 address", name, s),
-			`use a dotted address such as "198.51.100.1" (no prefix length)`)
+		d.errorAt(rng, nil, fmt.Sprintf("%s = %q is not an IP address", name, s),
+			`use an address such as "198.51.100.1" or "2001:db8:51::1" (no prefix length, no zone)`)
 		return netip.Addr{}, false
-	case !addr.Is4():
+	case family == 4 && !addr.Is4():
 		d.errorAt(rng, nil, fmt.Sprintf("%s = %q is an IPv6 address", name, s),
-			"IPv6 is not supported yet (planned); use the node's IPv4 address")
+			"this instance's virtual_ips are IPv4, so it speaks VRRP over IPv4; use the node's IPv4 address")
+		return netip.Addr{}, false
+	case family == 6 && addr.Is4():
+		d.errorAt(rng, nil, fmt.Sprintf("%s = %q is an IPv4 address", name, s),
+			"this instance's virtual_ips are IPv6, so it speaks VRRP over IPv6; use the node's IPv6 address")
 		return netip.Addr{}, false
 	}
 	if reason := badUnicastAddr(addr); reason != "" {
@@ -416,10 +435,12 @@ func badInterfaceName(s string) string {
 	return ""
 }
 
-// vridKey identifies a virtual router on the wire: one VRID per interface.
+// vridKey identifies a virtual router on the wire: one VRID per interface
+// and protocol (VRRP over IPv4 and over IPv6 are separate, as in keepalived).
 type vridKey struct {
-	iface string
-	vrid  uint8
+	iface  string
+	vrid   uint8
+	family int
 }
 
 // uniqueVRID reports a second instance using a VRID already taken on its interface.
@@ -427,7 +448,7 @@ func (d *decoder) uniqueVRID(in Instance, vridRange hcl.Range, seen map[vridKey]
 	if in.Interface == "" || in.VRID == 0 {
 		return
 	}
-	key := vridKey{in.Interface, in.VRID}
+	key := vridKey{in.Interface, in.VRID, familyOf(in.VirtualIPs)}
 	if first, dup := seen[key]; dup {
 		d.errorAt(vridRange, nil,
 			fmt.Sprintf("virtual_router_id = %d is already used on %s by vrrp_instance %q (line %d)",

@@ -17,6 +17,7 @@ import (
 type instanceKey struct {
 	iface string
 	vrid  uint8
+	ipv6  bool // an IPv4 and an IPv6 instance may share a VRID
 }
 
 // Reload implements control.Handler: it loads path and applies it as a diff.
@@ -58,13 +59,13 @@ func (d *Daemon) Reload(ctx context.Context, path string) error {
 	// a missing interface rejects the reload as a whole.
 	byKey := map[instanceKey]*tracked{}
 	for _, t := range d.current() {
-		byKey[instanceKey{t.ic.Interface, t.ic.VRID}] = t
+		byKey[instanceKey{t.ic.Interface, t.ic.VRID, isIPv6(t.ic)}] = t
 	}
 	var keep, fresh []*tracked
 	var keepICs []config.Instance
 	reused := map[*tracked]bool{}
 	for _, ic := range cfg.Instances {
-		if t, ok := byKey[instanceKey{ic.Interface, ic.VRID}]; ok && !needsReplacing(t.ic, ic) {
+		if t, ok := byKey[instanceKey{ic.Interface, ic.VRID, isIPv6(ic)}]; ok && !needsReplacing(t.ic, ic) {
 			keep, keepICs = append(keep, t), append(keepICs, ic)
 			reused[t] = true
 			continue
@@ -142,7 +143,8 @@ func (d *Daemon) Reload(ctx context.Context, path string) error {
 // needsReplacing reports whether a vrrp_instance changed in a way a running
 // instance cannot follow.
 func needsReplacing(prev, next config.Instance) bool {
-	return instance.NeedsReplacing(spec(prev), spec(next)) || prev.UnicastSource != next.UnicastSource
+	return instance.NeedsReplacing(spec(prev), spec(next)) || prev.UnicastSource != next.UnicastSource ||
+		prev.UseVMAC != next.UseVMAC || isIPv6(prev) != isIPv6(next)
 }
 
 // warnStatic warns about settings a reload cannot change.

@@ -15,8 +15,8 @@ import (
 	"github.com/hasidecar/hasidecar/host/instance"
 	"github.com/hasidecar/hasidecar/host/notify"
 	"github.com/hasidecar/hasidecar/host/vip"
+	"github.com/hasidecar/hasidecar/host/vmac"
 	"github.com/hasidecar/hasidecar/host/vrrp"
-	"github.com/hasidecar/hasidecar/host/vrrpconn"
 )
 
 // Each instance's runner with its socket, addresses and announcer, and
@@ -50,6 +50,7 @@ func spec(ic config.Instance) instance.Spec {
 		Preempt:                    ic.Preempt,
 		PreemptDelay:               ic.PreemptDelay,
 		VirtualIPs:                 ic.VirtualIPs,
+		ExcludedIPs:                ic.ExcludedIPs,
 		UnicastPeers:               ic.UnicastPeers,
 		AuthPass:                   ic.AuthPass,
 		LowerPriorityIsResignation: ic.FastPreempt,
@@ -59,20 +60,16 @@ func spec(ic config.Instance) instance.Spec {
 // newRunner opens an instance's socket, netlink handle and ARP client; the
 // runner does not run until start.
 func (d *Daemon) newRunner(ctx context.Context, ic config.Instance) (*tracked, error) {
-	conn, err := d.sockets.join(ctx, vrrpconn.Options{
-		Interface: ic.Interface,
-		Source:    ic.UnicastSource,
-		Multicast: len(ic.UnicastPeers) == 0,
-	}, ic.VRID)
+	conn, holdOn, noSource, err := d.joinSocket(ctx, ic)
 	if err != nil {
 		return nil, fmt.Errorf("instance %s: %w", ic.Name, err)
 	}
-	addrs, err := vip.New(ic.Interface, d.log)
+	addrs, err := vip.New(holdOn, d.log)
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("instance %s: %w", ic.Name, err)
 	}
-	ann, err := garp.NewAnnouncer(ic.Interface)
+	ann, err := garp.NewAnnouncer(holdOn)
 	if err != nil {
 		conn.Close()
 		addrs.Close()
@@ -82,6 +79,13 @@ func (d *Daemon) newRunner(ctx context.Context, ic config.Instance) (*tracked, e
 		conn.Close()
 		addrs.Close()
 		ann.Close()
+		// Only when the daemon stops: an instance a reload replaces hands
+		// its macvlan on to its successor.
+		if holdOn != ic.Interface && d.ctx.Err() != nil {
+			if err := vmac.Remove(holdOn); err != nil {
+				d.log.Warn("removing the virtual MAC interface", zap.Error(err))
+			}
+		}
 	}
 	sp := spec(ic)
 	r, err := instance.New(sp, conn, addrs, ann, d.log)
@@ -90,6 +94,9 @@ func (d *Daemon) newRunner(ctx context.Context, ic config.Instance) (*tracked, e
 		return nil, err
 	}
 	t := &tracked{Runner: r, spec: sp, release: release, done: make(chan struct{})}
+	if noSource != "" {
+		r.Deliver(ctx, vrrp.FaultChanged{Reason: noSource, Active: true}) // queued for Run
+	}
 	t.setConfig(ic, d.log)
 	r.OnTransition(func(tr vrrp.Transition, prio uint8) {
 		d.noteState(t, tr.To)

@@ -1,5 +1,6 @@
 // Package garp sends gratuitous ARP for virtual addresses, so that hosts and
-// switches on the segment learn that an address now lives behind our MAC.
+// switches on the segment learn that an address now lives behind our MAC,
+// and unsolicited neighbour advertisements (see package ndp) for IPv6 ones.
 //
 // The frame is the one keepalived 2.2.7 sends (checked with tcpdump against
 // Debian's keepalived): Ethernet broadcast from our MAC, an ARP request whose
@@ -14,6 +15,7 @@ import (
 	"net"
 	"net/netip"
 
+	"github.com/hasidecar/hasidecar/host/ndp"
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ethernet"
 	"github.com/mdlayher/packet"
@@ -85,23 +87,40 @@ func Frame(mac net.HardwareAddr, addr netip.Addr) ([]byte, error) {
 	return b, nil
 }
 
-// Announce sends one gratuitous ARP per address. Every address is checked
-// before anything is sent; a send failure does not stop the others, and all
-// failures are returned together.
+// Announce sends one gratuitous ARP per IPv4 address and one unsolicited
+// neighbour advertisement per IPv6 address (with the Router flag while the
+// interface forwards IPv6). Every address is checked before anything is
+// sent; a send failure does not stop the others, and all failures are
+// returned together.
 func (a *Announcer) Announce(addrs []netip.Addr) error {
 	frames := make([][]byte, len(addrs))
+	router, checked := false, false
 	for i, addr := range addrs {
-		f, err := Frame(a.mac, addr)
+		var f []byte
+		var err error
+		if addr.Is6() && !addr.Is4In6() {
+			if !checked {
+				if router, err = ndp.Forwarding(a.iface); err != nil {
+					return fmt.Errorf("announcing on %s: %w", a.iface, err)
+				}
+				checked = true
+			}
+			f, err = ndp.Frame(a.mac, addr, router)
+		} else {
+			f, err = Frame(a.mac, addr)
+		}
 		if err != nil {
 			return fmt.Errorf("announcing on %s: %w", a.iface, err)
 		}
 		frames[i] = f
 	}
 	var errs []error
-	dst := &packet.Addr{HardwareAddr: ethernet.Broadcast}
 	for i, f := range frames {
+		// The frame's own destination: broadcast for ARP, 33:33:00:00:00:01
+		// for a neighbour advertisement.
+		dst := &packet.Addr{HardwareAddr: net.HardwareAddr(f[0:6])}
 		if _, err := a.conn.WriteTo(f, dst); err != nil {
-			errs = append(errs, fmt.Errorf("sending gratuitous ARP for %s on %s: %w", addrs[i], a.iface, err))
+			errs = append(errs, fmt.Errorf("sending announcement for %s on %s: %w", addrs[i], a.iface, err))
 		}
 	}
 	return errors.Join(errs...)

@@ -156,9 +156,9 @@ func TestAnnounceBadAddressSendsNothing(t *testing.T) {
 	ann := announcer(t, a)
 	good := netlab.Address(100)
 
-	err := ann.Announce([]netip.Addr{good, netip.MustParseAddr("2001:db8::1")})
-	if err == nil || !strings.Contains(err.Error(), "not an IPv4 address") {
-		t.Fatalf("Announce = %v, want an error about the IPv6 address", err)
+	err := ann.Announce([]netip.Addr{good, netip.MustParseAddr("ff02::1")})
+	if err == nil || !strings.Contains(err.Error(), "not a unicast IPv6 address") {
+		t.Fatalf("Announce = %v, want an error about the multicast address", err)
 	}
 	if p, _, err := readAnnouncement(sniff, []netip.Addr{good}, 300*time.Millisecond); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("read %+v, %v; want nothing sent", p, err)

@@ -102,6 +102,13 @@ func (r *Runner) drop(reason packet.Reason, pkt vrrpconn.Packet, err error) {
 	case packet.ReasonIntervalMismatch:
 		msg = "advertisement with another advert_interval ignored (VRRPv2 needs the same advert_interval on every node)"
 	}
-	r.log.Warn(msg, zap.String("reason", string(reason)),
-		zap.Stringer("from", pkt.Src), zap.Uint64("count", n), zap.Error(err))
+	fields := []zap.Field{zap.String("reason", string(reason)),
+		zap.Stringer("from", pkt.Src), zap.Uint64("count", n), zap.Error(err)}
+	if reason == packet.ReasonAddressCount || reason == packet.ReasonAddressList {
+		// Decoded again only here, on the rare logging path.
+		if ad, err := packet.Unmarshal(pkt.Payload, pkt.Src, pkt.Dst); err == nil {
+			fields = append(fields, zap.Stringers("theirs", ad.Addresses), zap.Stringers("ours", r.expect.Load().Addresses))
+		}
+	}
+	r.log.Warn(msg, fields...)
 }

@@ -46,7 +46,7 @@ func (r *Runner) reconfigure(spec Spec) error {
 	if err := r.fsm.Reconfigure(fsmConfig(spec, r.conn.Source())); err != nil {
 		return fmt.Errorf("instance %s: %w", spec.Name, err)
 	}
-	added, removed := diffPrefixes(r.spec.VirtualIPs, spec.VirtualIPs)
+	added, removed := diffPrefixes(held(r.spec), held(spec))
 	vips := make([]netip.Addr, len(spec.VirtualIPs))
 	for i, p := range spec.VirtualIPs {
 		vips[i] = p.Addr()

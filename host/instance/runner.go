@@ -33,8 +33,11 @@ type Spec struct {
 	Preempt        bool
 	PreemptDelay   time.Duration
 	VirtualIPs     []netip.Prefix
-	UnicastPeers   []netip.Addr // empty: multicast to 224.0.0.18
-	AuthPass       string       // VRRPv2 simple password; empty: no authentication
+	// ExcludedIPs are held with VirtualIPs but not advertised (keepalived's
+	// virtual_ipaddress_excluded); either family.
+	ExcludedIPs  []netip.Prefix
+	UnicastPeers []netip.Addr // empty: multicast to 224.0.0.18 or ff02::12
+	AuthPass     string       // VRRPv2 simple password; empty: no authentication
 	// LowerPriorityIsResignation: see vrrp.Config.
 	LowerPriorityIsResignation bool
 }
@@ -367,13 +370,13 @@ func (r *Runner) apply(now time.Time, ev vrrp.Event) (announced bool) {
 		case vrrp.SendAdvertisement:
 			r.send(a)
 		case vrrp.AddAddresses:
-			for _, p := range r.spec.VirtualIPs {
+			for _, p := range held(r.spec) {
 				if err := r.addrs.Add(p); err != nil {
 					r.log.Error("adding virtual address", zap.Stringer("address", p), zap.Error(err))
 				}
 			}
 		case vrrp.RemoveAddresses:
-			for _, p := range r.spec.VirtualIPs {
+			for _, p := range held(r.spec) {
 				if err := r.addrs.Remove(p); err != nil {
 					r.log.Error("removing virtual address", zap.Stringer("address", p), zap.Error(err))
 				}
@@ -415,7 +418,7 @@ func (r *Runner) send(a vrrp.SendAdvertisement) {
 	}
 	dsts := r.spec.UnicastPeers
 	if len(dsts) == 0 {
-		dsts = []netip.Addr{packet.MulticastGroup()}
+		dsts = []netip.Addr{packet.Group(r.conn.Source())}
 	}
 	for _, dst := range dsts {
 		b, err := ad.Marshal(r.conn.Source(), dst)
@@ -433,7 +436,7 @@ func (r *Runner) send(a vrrp.SendAdvertisement) {
 
 func (r *Runner) announce(why string) {
 	for i := 0; i < garpBurst; i++ {
-		if err := r.garp.Announce(r.vips); err != nil {
+		if err := r.garp.Announce(r.announced()); err != nil {
 			r.log.Warn("sending gratuitous ARP", zap.String("burst", why), zap.Error(err))
 			return
 		}
@@ -445,7 +448,7 @@ func (r *Runner) announce(why string) {
 // crash while master, so that we never answer for them before winning the
 // election.
 func (r *Runner) removeStale() {
-	for _, p := range r.spec.VirtualIPs {
+	for _, p := range held(r.spec) {
 		has, err := r.addrs.Has(p)
 		if err != nil {
 			r.log.Warn("checking for a stale virtual address", zap.Stringer("address", p), zap.Error(err))

@@ -17,19 +17,6 @@ const samples = "/usr/share/doc/keepalived/samples"
 // so the test does not depend on the machine's name.
 var testHost = config.HostDefaults{NodeName: "lb1", PluginDir: "/usr/lib/hasidecar/plugins"}
 
-// needsIPv6Config reports HCL that the configuration on this branch cannot
-// read yet: IPv6 VIPs and excluded_ips come with IPv6 support.
-// TODO(issue 10): drop this once IPv6 and excluded_ips are in host/config.
-func needsIPv6Config(hcl []byte) bool {
-	for _, l := range strings.Split(string(hcl), "\n") {
-		l = strings.TrimSpace(l)
-		if strings.HasPrefix(l, "excluded_ips") || strings.HasPrefix(l, "virtual_ips") && strings.Contains(l, ":") {
-			return true
-		}
-	}
-	return false
-}
-
 // TestCorpus imports every keepalived sample with a vrrp_instance: each
 // imports, every keyword not carried over is reported at a line, and the
 // output is a valid hasidecar configuration.
@@ -58,9 +45,6 @@ func TestCorpus(t *testing.T) {
 			}
 			checkReported(t, f, res)
 			if _, diags := config.ParseWith(res.HCL, "imported.hcl", testHost); diags.HasErrors() {
-				if needsIPv6Config(res.HCL) {
-					t.Skipf("TODO(issue 10): IPv6 VIPs / excluded_ips need the IPv6 configuration: %v", diags)
-				}
 				t.Fatalf("output does not validate: %v\n%s", diags, res.HCL)
 			}
 		})
@@ -82,7 +66,7 @@ func checkReported(t *testing.T, file string, res *Result) {
 	// Keywords whose meaning the output carries.
 	carried := map[string]bool{
 		"state": true, "interface": true, "virtual_router_id": true, "priority": true, "advert_int": true,
-		"version": true, "virtual_ipaddress": true, "virtual_ipaddress_excluded": true, "track_interface": true,
+		"version": true, "virtual_ipaddress": true, "virtual_ipaddress_excluded": true, "track_interface": true, "use_vmac": true,
 		"track_script": true, "authentication": true, "unicast_peer": true, "unicast_src_ip": true, "mcast_src_ip": true,
 		"nopreempt": true, "preempt": true, "preempt_delay": true, "accept": true,
 		"notify": true, "notify_master": true, "notify_backup": true, "notify_fault": true, "notify_stop": true,

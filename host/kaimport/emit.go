@@ -72,6 +72,9 @@ func (c *converter) emitInstance(b *strings.Builder, in *instance) {
 	if len(in.excluded) > 0 {
 		attr("excluded_ips", hclList(hclPrefixes(in.excluded)))
 	}
+	if in.useVMAC {
+		attr("use_vmac", "true")
+	}
 	if in.unicastSource.IsValid() && len(in.unicastPeers) > 0 {
 		attr("unicast_source", hclString(in.unicastSource.String()))
 	}

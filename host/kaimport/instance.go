@@ -115,8 +115,15 @@ func (c *converter) instance(st *kaconf.Statement) {
 			c.note(s, false, "hasidecar always accepts traffic to the VIPs (keepalived's accept); block it with the firewall if you must")
 		case "dont_track_primary":
 			c.note(s, true, "hasidecar always tracks the instance's own interface: its link going down puts the instance in FAULT")
-		case "use_vmac", "use_vmac_addr", "vmac_xmit_base", "use_ipvlan":
-			c.note(s, true, "virtual MAC interfaces are not imported: the VIPs are held on the interface itself, with its MAC, and gratuitous ARP moves them")
+		case "use_vmac":
+			in.useVMAC = true
+			if s.Arg(1) != "" {
+				c.note(s, false, fmt.Sprintf("the interface name %s is not imported: hasidecar names the macvlan vrrp.VRID (vrrp6.VRID for IPv6)", s.Arg(1)))
+			}
+		case "vmac_xmit_base":
+			c.note(s, true, "not supported: with use_vmac hasidecar sends multicast adverts from the macvlan, as keepalived without vmac_xmit_base")
+		case "use_vmac_addr", "use_ipvlan":
+			c.note(s, true, "not supported: use_vmac makes a macvlan with the RFC's virtual MAC; imported without it, the VIPs are held on the interface itself and gratuitous ARP moves them")
 		case "track_file", "track_process", "track_bfd":
 			c.note(s, true, "not supported; write a vrrp_script (or a hasidecar check) that tests the same thing and track it instead")
 		case "virtual_routes", "virtual_rules":

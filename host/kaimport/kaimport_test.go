@@ -46,9 +46,6 @@ func TestGolden(t *testing.T) {
 			golden(t, base+".hcl", string(res.HCL))
 			golden(t, base+".notes", notes.String())
 			if _, diags := config.ParseWith(res.HCL, "imported.hcl", testHost); diags.HasErrors() {
-				if needsIPv6Config(res.HCL) {
-					t.Skipf("TODO(issue 10): IPv6 VIPs / excluded_ips need the IPv6 configuration: %v", diags)
-				}
 				t.Fatalf("output does not validate: %v", diags)
 			}
 		})

@@ -93,6 +93,7 @@ type instance struct {
 	preemptDelay    time.Duration
 	vips            []netip.Prefix
 	excluded        []netip.Prefix
+	useVMAC         bool
 	unicastSource   netip.Addr
 	unicastPeers    []netip.Addr
 	authPass        string

@@ -1,7 +1,8 @@
-// Package vip adds and removes virtual IPv4 addresses on one interface, as
-// keepalived does while it is master: plain addresses with scope global, no
-// label and no broadcast address, so that the kernel's own routes are the
-// only side effect.
+// Package vip adds and removes virtual addresses on one interface, as
+// keepalived does while it is master: plain addresses with no label and no
+// broadcast address, so that the kernel's own routes are the only side
+// effect. IPv6 ones are added without duplicate address detection
+// (IFA_F_NODAD), so that they are usable at once rather than tentative.
 package vip
 
 import (
@@ -114,7 +115,7 @@ func (m *Manager) Remove(p netip.Prefix) error {
 	if err != nil {
 		return fmt.Errorf("removing %s: %w", p, err)
 	}
-	addrs, err := m.nl.AddrList(link, netlink.FAMILY_V4)
+	addrs, err := m.nl.AddrList(link, family(p))
 	if err != nil {
 		return fmt.Errorf("removing %s: listing addresses of %s: %w", p, m.iface, err)
 	}
@@ -135,7 +136,7 @@ func (m *Manager) Remove(p netip.Prefix) error {
 	return nil
 }
 
-// address is one IPv4 address of the interface as the kernel reports it.
+// address is one address of the interface as the kernel reports it.
 type address struct {
 	prefix    netip.Prefix
 	secondary bool
@@ -174,7 +175,7 @@ func (m *Manager) Has(p netip.Prefix) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("looking for %s: %w", p, err)
 	}
-	addrs, err := m.nl.AddrList(link, netlink.FAMILY_V4)
+	addrs, err := m.nl.AddrList(link, family(p))
 	if err != nil {
 		return false, fmt.Errorf("looking for %s: listing addresses of %s: %w", p, m.iface, err)
 	}
@@ -199,16 +200,27 @@ func (m *Manager) link() (netlink.Link, error) {
 	return link, nil
 }
 
-// checkPrefix accepts an IPv4 host address with a prefix length; the
-// address is kept as given, not masked (198.51.100.100/24 stays so).
+// family is the netlink address family of p.
+func family(p netip.Prefix) int {
+	if p.Addr().Is4() {
+		return netlink.FAMILY_V4
+	}
+	return netlink.FAMILY_V6
+}
+
+// checkPrefix accepts an IPv4 or IPv6 host address with a prefix length;
+// the address is kept as given, not masked (198.51.100.100/24 stays so).
 func checkPrefix(p netip.Prefix) (netip.Prefix, error) {
 	if !p.IsValid() {
 		return netip.Prefix{}, fmt.Errorf("invalid address %q", p)
 	}
-	addr := p.Addr().Unmap()
-	if !addr.Is4() {
-		return netip.Prefix{}, fmt.Errorf("%s is not an IPv4 address", p)
+	if a := p.Addr(); a.Is6() && !a.Is4In6() {
+		if a.IsUnspecified() || a.IsMulticast() || a.IsLoopback() || a.Zone() != "" {
+			return netip.Prefix{}, fmt.Errorf("%s cannot be a virtual address", p)
+		}
+		return p, nil
 	}
+	addr := p.Addr().Unmap()
 	if addr.IsUnspecified() || addr.IsMulticast() || addr.IsLoopback() || addr == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
 		return netip.Prefix{}, fmt.Errorf("%s cannot be a virtual address", p)
 	}
@@ -223,6 +235,12 @@ func checkPrefix(p netip.Prefix) (netip.Prefix, error) {
 }
 
 func toNetlink(p netip.Prefix) *netlink.Addr {
+	if !p.Addr().Is4() {
+		return &netlink.Addr{
+			IPNet: &net.IPNet{IP: net.IP(p.Addr().AsSlice()), Mask: net.CIDRMask(p.Bits(), 128)},
+			Flags: unix.IFA_F_NODAD,
+		}
+	}
 	return &netlink.Addr{
 		IPNet: &net.IPNet{
 			IP:   net.IP(p.Addr().AsSlice()),
@@ -241,12 +259,15 @@ func toPrefixes(addrs []netlink.Addr) []address {
 			continue
 		}
 		ip, ok := netip.AddrFromSlice(a.IP)
-		if !ok || !ip.Unmap().Is4() {
+		if !ok {
 			continue
+		}
+		if ip.Is4In6() || len(a.Mask) == net.IPv4len {
+			ip = ip.Unmap()
 		}
 		bits, _ := a.Mask.Size()
 		out = append(out, address{
-			prefix:    netip.PrefixFrom(ip.Unmap(), bits),
+			prefix:    netip.PrefixFrom(ip, bits),
 			secondary: a.Flags&unix.IFA_F_SECONDARY != 0,
 		})
 	}

@@ -171,7 +171,8 @@ func TestBadInput(t *testing.T) {
 		want string
 	}{
 		{"zero prefix", netip.Prefix{}, "invalid address"},
-		{"IPv6", netip.MustParsePrefix("2001:db8::1/64"), "not an IPv4 address"},
+		{"IPv6 multicast", netip.MustParsePrefix("ff02::12/128"), "cannot be a virtual address"},
+		{"IPv6 loopback", netip.MustParsePrefix("::1/128"), "cannot be a virtual address"},
 		{"multicast", netip.MustParsePrefix("224.0.0.18/32"), "cannot be a virtual address"},
 		{"unspecified", netip.MustParsePrefix("0.0.0.0/0"), "cannot be a virtual address"},
 		{"loopback", netip.MustParsePrefix("127.0.0.2/8"), "cannot be a virtual address"},
@@ -241,4 +242,46 @@ func lineWith(out, s string) string {
 		}
 	}
 	return ""
+}
+
+// TestIPv6AddHasRemove: an IPv6 VIP is added without duplicate address
+// detection (usable at once, never tentative) and removed again, leaving
+// the node's own IPv6 addresses alone.
+func TestIPv6AddHasRemove(t *testing.T) {
+	t.Parallel()
+	lab := netlab.New(t, 1)
+	node := lab.Nodes[0]
+	m := newManager(t, node)
+	before, err := node.Addresses6()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, vip := range []netip.Prefix{
+		netip.MustParsePrefix("2001:db8:51::100/64"),
+		netip.MustParsePrefix("2001:db8:51::101/128"),
+		netip.MustParsePrefix("fe80::51/64"),
+	} {
+		mustHave(t, m, vip, false)
+		for range 2 {
+			if err := m.Add(vip); err != nil {
+				t.Fatalf("Add(%s): %v", vip, err)
+			}
+			mustHave(t, m, vip, true)
+		}
+		out := node.Run(t, "ip", "-6", "addr", "show", "dev", node.Iface)
+		line := lineWith(out, vip.String())
+		if line == "" || strings.Contains(line, "tentative") {
+			t.Errorf("%s: %q, want it present and not tentative in:\n%s", vip, line, out)
+		}
+		mustHave(t, m, netip.PrefixFrom(vip.Addr(), 96), false)
+		for range 2 {
+			if err := m.Remove(vip); err != nil {
+				t.Fatalf("Remove(%s): %v", vip, err)
+			}
+			mustHave(t, m, vip, false)
+		}
+	}
+	if after, _ := node.Addresses6(); !slices.Equal(before, after) {
+		t.Errorf("IPv6 addresses %v after Remove, want %v", after, before)
+	}
 }

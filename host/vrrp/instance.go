@@ -65,7 +65,7 @@ type Config struct {
 	AdvertInterval time.Duration
 	Preempt        bool
 	PreemptDelay   time.Duration
-	// Address is our primary IPv4 address on the interface (or the unicast
+	// Address is our primary IPv4 address, or IPv6 link-local, on the interface (or the unicast
 	// source); equal priorities are decided by the higher primary address.
 	Address netip.Addr
 	// LowerPriorityIsResignation makes a preempting backup treat an
@@ -120,8 +120,10 @@ func New(cfg Config) (*Instance, error) {
 		return nil, fmt.Errorf("vrrp: version %d is not supported; use 2 or 3", cfg.Version)
 	case cfg.AdvertInterval <= 0:
 		return nil, fmt.Errorf("vrrp: advertisement interval must be positive")
-	case !cfg.Address.Is4():
-		return nil, fmt.Errorf("vrrp: primary address %v is not IPv4", cfg.Address)
+	case !cfg.Address.IsValid() || cfg.Address.Zone() != "":
+		return nil, fmt.Errorf("vrrp: primary address %v is not an address without a zone", cfg.Address)
+	case cfg.Version == 2 && !cfg.Address.Is4():
+		return nil, fmt.Errorf("vrrp: primary address %v is not IPv4; VRRPv2 is IPv4 only", cfg.Address)
 	}
 	return &Instance{
 		cfg:                 cfg,

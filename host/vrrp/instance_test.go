@@ -62,7 +62,8 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"priority 0", func(c *Config) { c.Priority = 0 }},
 		{"version 4", func(c *Config) { c.Version = 4 }},
 		{"zero interval", func(c *Config) { c.AdvertInterval = 0 }},
-		{"ipv6 address", func(c *Config) { c.Address = netip.MustParseAddr("2001:db8::1") }},
+		{"v2 with an ipv6 address", func(c *Config) { c.Version = 2; c.Address = netip.MustParseAddr("2001:db8::1") }},
+		{"address with a zone", func(c *Config) { c.Address = netip.MustParseAddr("fe80::1%eth0") }},
 		{"no address", func(c *Config) { c.Address = netip.Addr{} }},
 	}
 	for _, tt := range tests {

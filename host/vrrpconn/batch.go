@@ -24,21 +24,24 @@ const (
 // batch is ReceiveBatch's reusable recvmmsg(2) vector, allocated on first
 // use so that a Conn read with Receive alone does not carry it.
 type batch struct {
-	msgs [batchSize]unix.Mmsghdr
-	iovs [batchSize]unix.Iovec
-	bufs [batchSize][batchSlot]byte
-	oobs [batchSize][]byte
+	msgs  [batchSize]unix.Mmsghdr
+	iovs  [batchSize]unix.Iovec
+	bufs  [batchSize][batchSlot]byte
+	oobs  [batchSize][]byte
+	names [batchSize]unix.RawSockaddrInet6 // the sources, read by IPv6 sockets
 }
 
 func newBatch() *batch {
 	b := new(batch)
 	for i := range b.msgs {
-		b.oobs[i] = ipv4.NewControlMessage(ipv4.FlagInterface)
+		// Room for IPv6's packet info and hop limit too.
+		b.oobs[i] = make([]byte, max(len(ipv4.NewControlMessage(ipv4.FlagInterface)), 2*unix.CmsgSpace(unix.SizeofInet6Pktinfo)))
 		b.iovs[i].Base = &b.bufs[i][0]
 		b.iovs[i].SetLen(batchSlot)
 		b.msgs[i].Hdr.Iov = &b.iovs[i]
 		b.msgs[i].Hdr.SetIovlen(1)
 		b.msgs[i].Hdr.Control = &b.oobs[i][0]
+		b.msgs[i].Hdr.Name = (*byte)(unsafe.Pointer(&b.names[i]))
 	}
 	return b
 }
@@ -78,6 +81,14 @@ func (c *Conn) ReceiveBatchUntil(out []Packet, deadline time.Time) ([]Packet, er
 		before := len(out)
 		for i := range n {
 			m := &b.msgs[i]
+			if c.v6 {
+				pkt, ok := c.accept6(&b.names[i], b.bufs[i][:m.Len], b.oobs[i][:m.Hdr.Controllen])
+				if ok {
+					pkt.Received = now
+					out = append(out, pkt)
+				}
+				continue
+			}
 			h, payload, cm, err := parseDatagram(b.bufs[i][:m.Len], b.oobs[i][:m.Hdr.Controllen])
 			if err != nil {
 				c.malformed.Add(1)
@@ -113,6 +124,7 @@ func (c *Conn) ReceiveBatchUntil(out []Packet, deadline time.Time) ([]Packet, er
 func (c *Conn) readBatch(b *batch, deadline time.Time) (int, error) {
 	for i := range b.msgs {
 		b.msgs[i].Hdr.SetControllen(len(b.oobs[i])) // the kernel overwrites it
+		b.msgs[i].Hdr.Namelen = unix.SizeofSockaddrInet6
 		b.msgs[i].Len = 0
 	}
 	for {

@@ -1,8 +1,9 @@
-// Package vrrpconn is the IPv4 VRRP socket of one interface: it sends VRRP
+// Package vrrpconn is the VRRP socket of one interface: it sends VRRP
 // payloads (IP protocol 112) inside an IPv4 header it builds itself, the way
-// keepalived 2.2.7 does, and receives the VRRP packets that arrive on that
-// interface together with the IP header facts the protocol checks (source,
-// destination, TTL, interface).
+// keepalived 2.2.7 does, or over IPv6 with the header facts keepalived sends,
+// and receives the VRRP packets that arrive on that interface together with
+// the IP header facts the protocol checks (source, destination, TTL or hop
+// limit, interface).
 //
 // The socket lives in the network namespace of the thread that calls Open;
 // after that it may be used from any goroutine.
@@ -63,25 +64,28 @@ type Options struct {
 	// it sends only there and sees only packets that arrived there.
 	Interface string
 	// Source is the address adverts are sent from (keepalived's
-	// unicast_source). Zero means the interface's primary IPv4 address at
-	// the time of Open.
+	// unicast_source). Zero means the interface's primary IPv4 address (with
+	// IPv6: its link-local address) at the time of Open.
 	Source netip.Addr
-	// Multicast joins 224.0.0.18 on Interface and receives only packets
+	// Multicast joins 224.0.0.18 (ff02::12) on Interface and receives only packets
 	// sent to that group. Without it the Conn receives only packets sent to
 	// Source (unicast peers), as keepalived's unicast mode does.
 	Multicast bool
+	// IPv6 speaks VRRPv3 over IPv6 (ff02::12; without Source, from the
+	// interface's link-local address).
+	IPv6 bool
 }
 
 // Packet is one received VRRP packet.
 type Packet struct {
-	// Src and Dst are the IPv4 source and destination addresses.
+	// Src and Dst are the source and destination addresses.
 	Src, Dst netip.Addr
-	// TTL is the IPv4 TTL as received.
+	// TTL is the IPv4 TTL, or the IPv6 hop limit, as received.
 	TTL uint8
 	// IfIndex is the index of the interface the packet arrived on.
 	IfIndex int
-	// Payload is the VRRP packet: everything after the IPv4 header, up to
-	// the header's total length. It is the caller's to keep.
+	// Payload is the VRRP packet: everything after the IP header, up to
+	// the IPv4 header's total length. It is the caller's to keep.
 	Payload []byte
 	// Received is when Receive read the packet from the socket.
 	Received time.Time
@@ -117,6 +121,8 @@ type Conn struct {
 	iface     *net.Interface
 	source    netip.Addr
 	multicast bool
+	v6        bool   // an IPv6 socket (see open6)
+	pktinfo   []byte // IPv6: the control message of every send
 
 	// mu guards fd against Close: every system call on fd is made under
 	// the read lock, so that a closed descriptor's number, reused by
@@ -153,6 +159,17 @@ func Open(ctx context.Context, opts Options) (*Conn, error) {
 	iface, err := net.InterfaceByName(opts.Interface)
 	if err != nil {
 		return nil, fmt.Errorf("opening VRRP socket on %s: %w", opts.Interface, err)
+	}
+	if opts.IPv6 {
+		c := &Conn{iface: iface, multicast: opts.Multicast}
+		if err := c.open6(opts.Source, opts.Multicast); err != nil {
+			return nil, err
+		}
+		if err := c.watchSocket(); err != nil {
+			unix.Close(c.fd)
+			return nil, fmt.Errorf("opening VRRP socket on %s: %w", opts.Interface, err)
+		}
+		return c, nil
 	}
 	source := opts.Source.Unmap()
 	switch {
@@ -316,6 +333,9 @@ func (c *Conn) Interface() string { return c.iface.Name }
 // IPv4 header as keepalived builds it: TOS 0xc0, TTL 255, no DF, protocol
 // 112, source Source(). The kernel fills in the ID and the header checksum.
 func (c *Conn) Send(payload []byte, dst netip.Addr) error {
+	if c.v6 {
+		return c.send6(payload, dst)
+	}
 	dst = dst.Unmap()
 	if !dst.Is4() {
 		return fmt.Errorf("sending VRRP on %s: destination %s is not an IPv4 address", c.iface.Name, dst)
@@ -354,13 +374,18 @@ func (c *Conn) write(hdr, payload []byte, dst [4]byte) error {
 	iov[1].SetLen(len(payload))
 	msg := unix.Msghdr{Name: (*byte)(unsafe.Pointer(&sa)), Namelen: unix.SizeofSockaddrInet4, Iov: &iov[0]}
 	msg.SetIovlen(len(iov))
+	return c.sendmsg(&msg)
+}
+
+// sendmsg makes the sendmsg(2) call of write and send6.
+func (c *Conn) sendmsg(msg *unix.Msghdr) error {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if c.closed {
 		return ErrClosed
 	}
 	for {
-		_, _, errno := unix.RawSyscall(unix.SYS_SENDMSG, uintptr(c.fd), uintptr(unsafe.Pointer(&msg)), 0)
+		_, _, errno := unix.RawSyscall(unix.SYS_SENDMSG, uintptr(c.fd), uintptr(unsafe.Pointer(msg)), 0)
 		switch errno {
 		case 0:
 			return nil

@@ -66,6 +66,11 @@ func (n *Node) netlinkHandle() (*netlink.Handle, error) {
 
 // Addresses lists the IPv4 addresses (with prefix length) on n.Iface.
 func (n *Node) Addresses() ([]netip.Prefix, error) {
+	return n.addressesOf(netlink.FAMILY_V4)
+}
+
+// addressesOf lists n.Iface's addresses of one family.
+func (n *Node) addressesOf(family int) ([]netip.Prefix, error) {
 	h, err := n.netlinkHandle()
 	if err != nil {
 		return nil, err
@@ -75,7 +80,7 @@ func (n *Node) Addresses() ([]netip.Prefix, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: finding %s: %w", n.Name, n.Iface, err)
 	}
-	addrs, err := h.AddrList(link, netlink.FAMILY_V4)
+	addrs, err := h.AddrList(link, family)
 	if err != nil {
 		return nil, fmt.Errorf("%s: listing addresses of %s: %w", n.Name, n.Iface, err)
 	}
@@ -86,7 +91,10 @@ func (n *Node) Addresses() ([]netip.Prefix, error) {
 			continue
 		}
 		bits, _ := a.Mask.Size()
-		out = append(out, netip.PrefixFrom(ip.Unmap(), bits))
+		if family == netlink.FAMILY_V4 {
+			ip = ip.Unmap()
+		}
+		out = append(out, netip.PrefixFrom(ip, bits))
 	}
 	return out, nil
 }
@@ -94,6 +102,9 @@ func (n *Node) Addresses() ([]netip.Prefix, error) {
 // hasAddress reports whether addr is configured on n.Iface.
 func (n *Node) hasAddress(addr netip.Addr) (bool, error) {
 	prefixes, err := n.Addresses()
+	if addr.Is6() {
+		prefixes, err = n.Addresses6()
+	}
 	if err != nil {
 		return false, err
 	}
@@ -162,7 +173,11 @@ func (n *Node) arpNeighbour(addr netip.Addr) (string, bool, error) {
 	if err != nil {
 		return "", false, fmt.Errorf("%s: finding %s: %w", n.Name, n.Iface, err)
 	}
-	neighs, err := h.NeighList(link.Attrs().Index, netlink.FAMILY_V4)
+	family := netlink.FAMILY_V4
+	if addr.Is6() {
+		family = netlink.FAMILY_V6 // the neighbour cache of NDP
+	}
+	neighs, err := h.NeighList(link.Attrs().Index, family)
 	if err != nil {
 		return "", false, fmt.Errorf("%s: listing neighbours on %s: %w", n.Name, n.Iface, err)
 	}

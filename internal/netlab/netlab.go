@@ -32,6 +32,10 @@ import (
 // virtual addresses; it never leaves the lab's namespaces.
 var segment = netip.MustParsePrefix("198.51.100.0/24")
 
+// segment6 is the segment's IPv6 documentation range: node n is
+// 2001:db8:51::n/64.
+var segment6 = netip.MustParsePrefix("2001:db8:51::/64")
+
 const (
 	// clientHost is the last octet of the client's address.
 	clientHost = 200
@@ -71,6 +75,10 @@ type Node struct {
 	Name string
 	// Addr is the node's address on Iface.
 	Addr netip.Addr
+	// Addr6 is the node's global IPv6 address on Iface (2001:db8:51::n/64);
+	// Iface also has a link-local address, usable at once (no duplicate
+	// address detection in a lab).
+	Addr6 netip.Addr
 	// Prefix is Addr with the segment's prefix length, as configured on
 	// Iface (for example 198.51.100.1/24).
 	Prefix netip.Prefix
@@ -187,6 +195,7 @@ func (l *Lab) addNode(t testing.TB, suffix string, host int) *Node {
 	n := &Node{
 		Name:   l.Prefix + suffix,
 		Addr:   addr,
+		Addr6:  Address6(host),
 		Prefix: netip.PrefixFrom(addr, segment.Bits()),
 		Port:   "p" + suffix,
 		Iface:  nodeIface,
@@ -199,6 +208,10 @@ func (l *Lab) addNode(t testing.TB, suffix string, host int) *Node {
 		"peer", "name", n.Iface, "netns", n.Name)
 	l.mustIP(t, "-n", l.Switch, "link", "set", n.Port, "master", bridgeName, "up")
 	l.mustIP(t, "-n", n.Name, "addr", "add", n.Prefix.String(), "dev", n.Iface)
+	if err := noDAD(n.Name, n.Iface); err != nil {
+		t.Fatalf("netlab.New: %v", err)
+	}
+	l.mustIP(t, "-n", n.Name, "addr", "add", netip.PrefixFrom(n.Addr6, segment6.Bits()).String(), "dev", n.Iface, "nodad")
 	l.mustIP(t, "-n", n.Name, "link", "set", n.Iface, "up")
 	l.mustIP(t, "-n", n.Name, "link", "set", "lo", "up")
 	return n
@@ -210,6 +223,16 @@ func Address(host int) netip.Addr {
 	a := segment.Addr().As4()
 	a[3] = byte(host)
 	return netip.AddrFrom4(a)
+}
+
+// Address6 returns the segment's IPv6 address with the given last group,
+// e.g. Address6(100) = 2001:db8:51::100 (hexadecimal digits of the decimal
+// number, so that it reads like Address(100)).
+func Address6(host int) netip.Addr {
+	a := segment6.Addr().As16()
+	v, _ := strconv.ParseUint(strconv.Itoa(host), 16, 16)
+	a[14], a[15] = byte(v>>8), byte(v)
+	return netip.AddrFrom16(a)
 }
 
 // SegmentBits is the prefix length of the lab's segment (24).
@@ -228,7 +251,9 @@ func (l *Lab) addNamespace(name string) error {
 			l.mu.Lock()
 			l.namespaces = append(l.namespaces, name)
 			l.mu.Unlock()
-			return nil
+			// Before any interface exists: otherwise link-local addresses
+			// stay tentative for a second or two (TESTING.md).
+			return noDAD(name, "default", "all")
 		}
 	}
 	return fmt.Errorf("creating namespace %s: %w", name, err)

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 )
 
 // pingerMaxDuration stops a forgotten pinger by itself.
@@ -20,6 +21,9 @@ const pingerMaxDuration = 5 * time.Minute
 
 // icmpProtocolIPv4 is the IP protocol number of ICMP, for icmp.ParseMessage.
 const icmpProtocolIPv4 = 1
+
+// icmpProtocolIPv6 is the IPv6 next header of ICMPv6.
+const icmpProtocolIPv6 = 58
 
 // PingStats is what a client felt while a Pinger ran.
 type PingStats struct {
@@ -70,8 +74,8 @@ func (n *Node) StartPinger(t testing.TB, target netip.Addr, every time.Duration)
 }
 
 func (n *Node) startPinger(target netip.Addr, every time.Duration) (*Pinger, error) {
-	if !target.Is4() {
-		return nil, fmt.Errorf("pinger target %s: only IPv4 is supported", target)
+	if !target.IsValid() || target.Zone() != "" {
+		return nil, fmt.Errorf("pinger target %s: not an address without a zone", target)
 	}
 	if every <= 0 {
 		return nil, fmt.Errorf("pinger interval %v: must be positive", every)
@@ -79,7 +83,11 @@ func (n *Node) startPinger(target netip.Addr, every time.Duration) (*Pinger, err
 	var conn *icmp.PacketConn
 	err := n.Do(func() error {
 		var err error
-		conn, err = icmp.ListenPacket("ip4:icmp", "0.0.0.0")
+		if target.Is6() {
+			conn, err = icmp.ListenPacket("ip6:ipv6-icmp", "::")
+		} else {
+			conn, err = icmp.ListenPacket("ip4:icmp", "0.0.0.0")
+		}
 		return err
 	})
 	if err != nil {
@@ -114,8 +122,12 @@ func (p *Pinger) send() {
 	defer giveUp.Stop()
 	dst := &net.IPAddr{IP: p.target.AsSlice()}
 	for seq := 0; ; seq = (seq + 1) & 0xffff {
+		var typ icmp.Type = ipv4.ICMPTypeEcho
+		if p.target.Is6() {
+			typ = ipv6.ICMPTypeEchoRequest // the kernel fills in the checksum
+		}
 		msg := icmp.Message{
-			Type: ipv4.ICMPTypeEcho,
+			Type: typ,
 			Body: &icmp.Echo{ID: p.id, Seq: seq, Data: []byte("netlab")},
 		}
 		b, err := msg.Marshal(nil)
@@ -155,8 +167,12 @@ func (p *Pinger) receive() {
 			continue
 		}
 		at := time.Now()
-		msg, err := icmp.ParseMessage(icmpProtocolIPv4, buf[:n])
-		if err != nil || msg.Type != ipv4.ICMPTypeEchoReply {
+		proto, reply := icmpProtocolIPv4, icmp.Type(ipv4.ICMPTypeEchoReply)
+		if p.target.Is6() {
+			proto, reply = icmpProtocolIPv6, ipv6.ICMPTypeEchoReply
+		}
+		msg, err := icmp.ParseMessage(proto, buf[:n])
+		if err != nil || msg.Type != reply {
 			continue
 		}
 		echo, ok := msg.Body.(*icmp.Echo)

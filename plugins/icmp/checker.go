@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 
 	"github.com/hasidecar/hasidecar/sdk"
 )
@@ -22,7 +23,7 @@ type checker struct{}
 
 func (checker) Schema() sdk.Schema {
 	return sdk.Schema{Attributes: []sdk.Attribute{
-		{Name: "address", Type: sdk.String, Required: true, Description: "IPv4 address or host name to ping"},
+		{Name: "address", Type: sdk.String, Required: true, Description: "IPv4 or IPv6 address, or host name, to ping"},
 	}}
 }
 
@@ -36,11 +37,14 @@ func (checker) New(c sdk.Config) (sdk.Probe, sdk.Diagnostics) {
 		return nil, sdk.Errorf("", "decoding the configuration: %v", err)
 	}
 	a := strings.TrimSpace(cfg.Address)
-	if a == "" || strings.ContainsAny(a, " /:") {
-		return nil, sdk.Errorf("address", "address %q is not an IPv4 address or a host name", cfg.Address)
+	if ip, err := netip.ParseAddr(a); err == nil {
+		if ip.Zone() != "" || ip.IsUnspecified() || ip.IsMulticast() {
+			return nil, sdk.Errorf("address", "address %q cannot be pinged: use a unicast address without a zone", cfg.Address)
+		}
+		return probe{address: ip.Unmap().String()}, nil
 	}
-	if ip, err := netip.ParseAddr(a); err == nil && !ip.Is4() {
-		return nil, sdk.Errorf("address", "address %q is not IPv4 (IPv6 is not supported yet)", cfg.Address)
+	if a == "" || strings.ContainsAny(a, " /:%[]") {
+		return nil, sdk.Errorf("address", "address %q is not an IPv4 or IPv6 address or a host name", cfg.Address)
 	}
 	return probe{address: a}, nil
 }
@@ -50,7 +54,7 @@ func (p probe) Check(ctx context.Context) sdk.Result {
 	if err != nil {
 		return sdk.Unhealthy("%v", err)
 	}
-	conn, unprivileged, err := listen()
+	conn, unprivileged, err := listen(dst.Is6())
 	if err != nil {
 		return sdk.Unhealthy("opening an ICMP socket: %v", err)
 	}
@@ -62,7 +66,12 @@ func (p probe) Check(ctx context.Context) sdk.Result {
 	defer stop()
 
 	id, seq := rand.IntN(1<<16), rand.IntN(1<<16)
-	msg := icmp.Message{Type: ipv4.ICMPTypeEcho, Body: &icmp.Echo{ID: id, Seq: seq, Data: []byte("hasidecar")}}
+	var typ, replyType icmp.Type = ipv4.ICMPTypeEcho, ipv4.ICMPTypeEchoReply
+	proto := 1
+	if dst.Is6() {
+		typ, replyType, proto = ipv6.ICMPTypeEchoRequest, ipv6.ICMPTypeEchoReply, 58
+	}
+	msg := icmp.Message{Type: typ, Body: &icmp.Echo{ID: id, Seq: seq, Data: []byte("hasidecar")}}
 	b, err := msg.Marshal(nil)
 	if err != nil {
 		return sdk.Unhealthy("%v", err)
@@ -84,8 +93,8 @@ func (p probe) Check(ctx context.Context) sdk.Result {
 			}
 			return sdk.Unhealthy("%v", err)
 		}
-		rm, err := icmp.ParseMessage(1, buf[:n])
-		if err != nil || rm.Type != ipv4.ICMPTypeEchoReply {
+		rm, err := icmp.ParseMessage(proto, buf[:n])
+		if err != nil || rm.Type != replyType {
 			continue // a raw socket sees every ICMP message of the host
 		}
 		echo, ok := rm.Body.(*icmp.Echo)
@@ -99,12 +108,17 @@ func (p probe) Check(ctx context.Context) sdk.Result {
 }
 
 // listen opens an unprivileged ICMP socket where the kernel allows it
-// (net.ipv4.ping_group_range), a raw one otherwise (root or CAP_NET_RAW).
-func listen() (*icmp.PacketConn, bool, error) {
-	if c, err := icmp.ListenPacket("udp4", "0.0.0.0"); err == nil {
+// (net.ipv4.ping_group_range, which covers ICMPv6 too), a raw one otherwise
+// (root or CAP_NET_RAW).
+func listen(v6 bool) (*icmp.PacketConn, bool, error) {
+	udp, raw, any := "udp4", "ip4:icmp", "0.0.0.0"
+	if v6 {
+		udp, raw, any = "udp6", "ip6:ipv6-icmp", "::"
+	}
+	if c, err := icmp.ListenPacket(udp, any); err == nil {
 		return c, true, nil
 	}
-	c, err := icmp.ListenPacket("ip4:icmp", "0.0.0.0")
+	c, err := icmp.ListenPacket(raw, any)
 	if err != nil {
 		return nil, false, fmt.Errorf("%w (allow unprivileged ping with sysctl net.ipv4.ping_group_range, or give the plugin CAP_NET_RAW)", err)
 	}
@@ -115,7 +129,7 @@ func resolve(ctx context.Context, host string) (netip.Addr, error) {
 	if ip, err := netip.ParseAddr(host); err == nil {
 		return ip, nil
 	}
-	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip4", host)
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
 	if err != nil || len(ips) == 0 {
 		return netip.Addr{}, fmt.Errorf("resolving %s: %v", host, err)
 	}

@@ -26,7 +26,7 @@ func newProbe(t *testing.T, addr string) sdk.Probe {
 
 func requireICMP(t *testing.T) {
 	t.Helper()
-	c, _, err := listen()
+	c, _, err := listen(false)
 	if err != nil {
 		if os.Getenv("CI") == "true" && os.Geteuid() == 0 {
 			t.Fatalf("no ICMP socket as root under CI: %v", err)
@@ -99,7 +99,7 @@ func TestNoAnswer(t *testing.T) {
 }
 
 func TestBadAddresses(t *testing.T) {
-	for _, a := range []string{"", "2001:db8::1", "198.51.100.1:80", "a b"} {
+	for _, a := range []string{"", "fe80::1%eth0", "ff02::1", "::", "198.51.100.1:80", "[2001:db8::1]", "a b"} {
 		if _, diags := (checker{}).New(sdk.NewConfig([]byte(`{"address":"` + a + `"}`))); !diags.HasErrors() || diags[0].Attribute != "address" {
 			t.Errorf("%q accepted: %v", a, diags)
 		}

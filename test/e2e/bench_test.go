@@ -67,6 +67,12 @@ func TestBench(t *testing.T) {
 		k := medianOf(t, n, "keepalived-drop-"+every.String(), func(t *testing.T) time.Duration { return masterDropOutage(t, true, every) })
 		rows = append(rows, durationRow(fmt.Sprintf("outage on master drop, %v adverts", every), h, k))
 	}
+	{
+		n := 3 * trials()
+		h := medianOf(t, n, "hasidecar-drop6", func(t *testing.T) time.Duration { return masterDropOutage6(t, false, 100*time.Millisecond) })
+		k := medianOf(t, n, "keepalived-drop6", func(t *testing.T) time.Duration { return masterDropOutage6(t, true, 100*time.Millisecond) })
+		rows = append(rows, durationRow("IPv6 outage on master drop, 100ms adverts", h, k))
+	}
 	h := median(t, "hasidecar-sigterm", func(t *testing.T) time.Duration { return gracefulStopOutage(t, false) })
 	k := median(t, "keepalived-sigterm", func(t *testing.T) time.Duration { return gracefulStopOutage(t, true) })
 	rows = append(rows, durationRow("outage on graceful stop (SIGTERM), 1s adverts", h, k))

@@ -141,10 +141,10 @@ func (d *daemon) write(t *testing.T, lab *netlab.Lab, c nodeConfig) {
 		var peers []netip.Addr
 		for _, o := range lab.Nodes {
 			if o != n {
-				peers = append(peers, o.Addr)
+				peers = append(peers, nodeAddr(o, vips[0]))
 			}
 		}
-		fmt.Fprintf(&b, "  unicast_source = %q\n  unicast_peers = %s\n", n.Addr.String(), quoteAddrs(peers))
+		fmt.Fprintf(&b, "  unicast_source = %q\n  unicast_peers = %s\n", nodeAddr(n, vips[0]).String(), quoteAddrs(peers))
 	}
 	if c.AuthPass != "" {
 		fmt.Fprintf(&b, "  auth_pass = %q\n", c.AuthPass)
@@ -177,11 +177,14 @@ func keepalivedPeer(t *testing.T, lab *netlab.Lab, n *netlab.Node, c nodeConfig)
 		VIPs:           []netip.Prefix{vip},
 		AuthPass:       c.AuthPass,
 	}
+	if len(c.VIPs) > 0 {
+		kc.VIPs = c.VIPs
+	}
 	if c.Unicast {
-		kc.UnicastSource = n.Addr
+		kc.UnicastSource = nodeAddr(n, kc.VIPs[0])
 		for _, o := range lab.Nodes {
 			if o != n {
-				kc.UnicastPeers = append(kc.UnicastPeers, o.Addr)
+				kc.UnicastPeers = append(kc.UnicastPeers, nodeAddr(o, kc.VIPs[0]))
 			}
 		}
 	}

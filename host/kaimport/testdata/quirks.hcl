@@ -23,6 +23,7 @@ vrrp_instance "VI_1" {
   advert_interval   = "130ms"
   fast_preempt      = false
   virtual_ips       = ["198.51.100.20/32", "198.51.100.21/24"]
+  use_vmac          = true
   track_check "chk_fault" { weight = 0 } # testdata/quirks.conf:42
   track_interface "eth1" {}
   track_interface "eth2" {}

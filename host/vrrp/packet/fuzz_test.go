@@ -15,20 +15,28 @@ import (
 // message.
 func FuzzUnmarshal(f *testing.F) {
 	for _, g := range append(golden[:len(golden):len(golden)], captured...) {
-		f.Add(g.wire, g.dst == group)
+		f.Add(g.wire, g.dst == group, false)
 	}
-	f.Add([]byte{}, true)
-	f.Add([]byte{0x31, 51, 150, 200, 0, 10, 0, 0}, true)        // count too high
-	f.Add([]byte{0x21, 51, 150, 0, 3, 1, 0, 0}, true)           // v2 without auth data
-	f.Add([]byte{0x31, 51, 150, 0, 0xf0, 0, 0xf3, 0xe7}, false) // reserved bits, interval 0, valid sum for the peer
-	f.Add(bytes.Repeat([]byte{0xff}, 64), false)
+	for _, g := range captured6 {
+		f.Add(g.wire, g.dst.IsMulticast(), true)
+	}
+	f.Add([]byte{}, true, false)
+	f.Add([]byte{0x31, 51, 150, 200, 0, 10, 0, 0}, true, false)        // count too high
+	f.Add([]byte{0x21, 51, 150, 0, 3, 1, 0, 0}, true, false)           // v2 without auth data
+	f.Add([]byte{0x31, 51, 150, 0, 0xf0, 0, 0xf3, 0xe7}, false, false) // reserved bits, interval 0, valid sum for the peer
+	f.Add(bytes.Repeat([]byte{0xff}, 64), false, false)
+	f.Add([]byte{0x21, 51, 150, 1, 0, 1, 0, 0, 0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0}, true, true) // v2 over IPv6
+	f.Add([]byte{0x31, 51, 150, 1, 0, 100, 0, 0, 198, 51, 100, 100}, true, true)                                                          // IPv4 width over IPv6
 
-	f.Fuzz(func(t *testing.T, b []byte, multicast bool) {
-		dst := peer
-		if multicast {
-			dst = group
+	f.Fuzz(func(t *testing.T, b []byte, multicast, v6 bool) {
+		src, dst := src, peer
+		if v6 {
+			src, dst = src6, peer6
 		}
-		checkDecoded(t, b, dst)
+		if multicast {
+			dst = Group(src)
+		}
+		checkDecoded(t, b, src, dst)
 		// Random bytes rarely carry a valid checksum; repair it so that the
 		// checks after the checksum get fuzzed too.
 		if len(b) >= headerLen {
@@ -39,14 +47,14 @@ func FuzzUnmarshal(f *testing.F) {
 			fixed := append([]byte(nil), b...)
 			s := rfc1071(version, fixed, src, dst)
 			fixed[6], fixed[7] = byte(s>>8), byte(s)
-			checkDecoded(t, fixed, dst)
+			checkDecoded(t, fixed, src, dst)
 		}
 	})
 }
 
 // checkDecoded is FuzzUnmarshal's property for one message received from
 // src at dst.
-func checkDecoded(t *testing.T, b []byte, dst netip.Addr) {
+func checkDecoded(t *testing.T, b []byte, src, dst netip.Addr) {
 	t.Helper()
 	multicast := dst.IsMulticast()
 	ad, err := Unmarshal(b, src, dst)

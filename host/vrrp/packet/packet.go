@@ -19,6 +19,24 @@ const TTL = 255
 // advertisements (RFC 3768 5.2.2, RFC 5798 5.1.1.2).
 func MulticastGroup() netip.Addr { return netip.AddrFrom4([4]byte{224, 0, 0, 18}) }
 
+// MulticastGroup6 returns ff02::12, the IPv6 destination of multicast
+// advertisements (RFC 5798 5.1.2.2).
+func MulticastGroup6() netip.Addr {
+	return netip.AddrFrom16([16]byte{0: 0xff, 1: 0x02, 15: 0x12})
+}
+
+// Group returns the multicast destination for the family of addr.
+func Group(addr netip.Addr) netip.Addr {
+	if is6(addr) {
+		return MulticastGroup6()
+	}
+	return MulticastGroup()
+}
+
+// is6 reports whether addr is an IPv6 address proper (not IPv4-mapped):
+// the family a VRRP packet travels in decides the width of its addresses.
+func is6(addr netip.Addr) bool { return addr.Is6() && !addr.Is4In6() }
+
 // AuthType is the v2 authentication type (RFC 2338 5.3.6; RFC 3768 5.3.6
 // keeps the field but reserves the values other than 0).
 type AuthType uint8
@@ -49,6 +67,7 @@ const (
 	headerLen   = 8
 	authDataLen = 8
 	addrLen     = 4
+	addrLen6    = 16
 
 	typeAdvertisement = 1
 
@@ -78,6 +97,7 @@ var (
 	ErrAuthUnsupported  = errors.New("vrrp: authentication not supported")
 	ErrTooManyAddresses = errors.New("vrrp: more than 255 addresses")
 	ErrNotIPv4          = errors.New("vrrp: address is not IPv4")
+	ErrFamily           = errors.New("vrrp: addresses of another family than the packet")
 )
 
 // Advertisement is one VRRP ADVERTISEMENT message.
@@ -88,7 +108,7 @@ type Advertisement struct {
 	// Interval is the (maximum) advertisement interval: v2 whole seconds
 	// 1..255, v3 multiples of 10ms from 10ms to 40.95s.
 	Interval  time.Duration
-	Addresses []netip.Addr // IPv4 only
+	Addresses []netip.Addr // all of the family of the IP packet (IPv6: v3 only)
 	AuthType  AuthType     // v2 only
 	AuthData  [8]byte      // v2 only; see Password
 }
@@ -101,27 +121,40 @@ func Password(s string) (data [8]byte, truncated bool) {
 	return data, n < len(s)
 }
 
-// Len returns the length of the marshalled message, without validating it.
+// Len returns the length of the marshalled message, without validating it;
+// the first address decides the family.
 func (a *Advertisement) Len() int {
-	n := headerLen + addrLen*len(a.Addresses)
+	width := addrLen
+	if len(a.Addresses) > 0 && is6(a.Addresses[0]) {
+		width = addrLen6
+	}
+	n := headerLen + width*len(a.Addresses)
 	if a.Version == 2 {
 		n += authDataLen
 	}
 	return n
 }
 
-// Marshal encodes the advertisement. src and dst are the IPv4 source and
-// destination the packet is sent with; v3 needs them for the pseudo-header
-// checksum (RFC 5798 5.2.8), v2 ignores them (RFC 3768 5.3.8). For unicast v3
-// dst is the peer's address, as keepalived 2.2.7 does (or MulticastGroup() in
-// its old_unicast_checksum compatibility mode).
+// Marshal encodes the advertisement. src and dst are the source and
+// destination the packet is sent with, IPv4 or (v3 only) IPv6; v3 needs
+// them for the pseudo-header checksum (RFC 5798 5.2.8), v2 ignores them
+// (RFC 3768 5.3.8). For unicast v3 dst is the peer's address, as keepalived
+// 2.2.7 does (or MulticastGroup() in its old_unicast_checksum compatibility
+// mode). The addresses must be of src's family.
 func (a *Advertisement) Marshal(src, dst netip.Addr) ([]byte, error) {
 	if err := a.validate(); err != nil {
 		return nil, err
 	}
+	v6 := false
 	if a.Version == 3 {
 		if err := pseudoHeaderAddrs(src, dst); err != nil {
 			return nil, err
+		}
+		v6 = is6(src)
+	}
+	for _, ip := range a.Addresses {
+		if !ip.IsValid() || is6(ip) != v6 {
+			return nil, fmt.Errorf("%w: virtual address %v in a packet from %v", ErrFamily, ip, src)
 		}
 	}
 
@@ -140,6 +173,11 @@ func (a *Advertisement) Marshal(src, dst netip.Addr) ([]byte, error) {
 	}
 	off := headerLen
 	for _, ip := range a.Addresses {
+		if v6 {
+			v := ip.As16()
+			off += copy(b[off:], v[:])
+			continue
+		}
 		v4 := ip.As4()
 		off += copy(b[off:], v4[:])
 	}
@@ -165,8 +203,8 @@ func (a *Advertisement) validate() error {
 		return fmt.Errorf("%w: %d", ErrTooManyAddresses, len(a.Addresses))
 	}
 	for _, ip := range a.Addresses {
-		if !ip.Is4() {
-			return fmt.Errorf("%w: virtual address %v", ErrNotIPv4, ip)
+		if a.Version == 2 && !ip.Is4() {
+			return fmt.Errorf("%w: VRRPv2 carries IPv4 only, got virtual address %v", ErrNotIPv4, ip)
 		}
 	}
 	switch {
@@ -196,7 +234,8 @@ func validInterval(version uint8, d time.Duration) error {
 
 // Unmarshal decodes and validates one VRRP message (the IP payload). src and
 // dst are the source and destination of the IP header it arrived in; v3 uses
-// them for the pseudo-header checksum, v2 ignores them. Pass the destination
+// them for the pseudo-header checksum, v2 ignores them. Their family decides
+// the width of the addresses (IPv6: 16 bytes, v3 only). Pass the destination
 // exactly as received, as keepalived 2.2.7 does: 224.0.0.18 for multicast,
 // the receiver's own address for unicast.
 //
@@ -215,18 +254,25 @@ func Unmarshal(b []byte, src, dst netip.Addr) (*Advertisement, error) {
 	if typ := b[0] & 0x0f; typ != typeAdvertisement {
 		return nil, fmt.Errorf("%w: %d", ErrBadType, typ)
 	}
+	if a.Version == 3 {
+		if err := pseudoHeaderAddrs(src, dst); err != nil {
+			return nil, err
+		}
+	}
 	count := int(b[3])
-	want := headerLen + addrLen*count
+	width := addrLen
+	if is6(src) {
+		if a.Version == 2 {
+			return nil, fmt.Errorf("%w: VRRPv2 over IPv6", ErrBadVersion)
+		}
+		width = addrLen6
+	}
+	want := headerLen + width*count
 	if a.Version == 2 {
 		want += authDataLen
 	}
 	if len(b) != want {
 		return nil, fmt.Errorf("%w: %d addresses need %d bytes, got %d", ErrLengthMismatch, count, want, len(b))
-	}
-	if a.Version == 3 {
-		if err := pseudoHeaderAddrs(src, dst); err != nil {
-			return nil, err
-		}
 	}
 	if got, sum := binary.BigEndian.Uint16(b[6:8]), checksum(a.Version, b, src, dst); got != sum && !(sum == 0 && got == 0xffff) {
 		// 0xffff is the other one's-complement zero; keepalived verifies by
@@ -246,7 +292,7 @@ func Unmarshal(b []byte, src, dst netip.Addr) (*Advertisement, error) {
 			return nil, fmt.Errorf("%w: %d", ErrUnknownAuthType, b[4])
 		}
 		a.Interval = time.Duration(b[5]) * v2IntervalUnit
-		copy(a.AuthData[:], b[headerLen+addrLen*count:])
+		copy(a.AuthData[:], b[headerLen+width*count:])
 	case 3:
 		// Reserved bits are ignored on reception (RFC 5798 5.2.6).
 		a.Interval = time.Duration(binary.BigEndian.Uint16(b[4:6])&0x0fff) * v3IntervalUnit
@@ -259,24 +305,41 @@ func Unmarshal(b []byte, src, dst netip.Addr) (*Advertisement, error) {
 
 	a.Addresses = make([]netip.Addr, count)
 	for i := range a.Addresses {
-		off := headerLen + addrLen*i
+		off := headerLen + width*i
+		if width == addrLen6 {
+			a.Addresses[i] = netip.AddrFrom16([16]byte(b[off : off+addrLen6]))
+			continue
+		}
 		a.Addresses[i] = netip.AddrFrom4([4]byte(b[off : off+addrLen]))
 	}
 	return a, nil
 }
 
 func pseudoHeaderAddrs(src, dst netip.Addr) error {
-	if !src.Is4() || !dst.Is4() {
-		return fmt.Errorf("%w: VRRPv3 pseudo-header needs IPv4 source and destination, got %v and %v", ErrNotIPv4, src, dst)
+	switch {
+	case src.Is4() && dst.Is4():
+		return nil
+	case is6(src) && is6(dst):
+		return nil
 	}
-	return nil
+	return fmt.Errorf("%w: VRRPv3 pseudo-header needs a source and a destination of one family, got %v and %v", ErrNotIPv4, src, dst)
 }
 
 // checksum returns the Internet checksum (RFC 1071) of msg with its checksum
-// field taken as zero, preceded for v3 by the IPv4 pseudo-header.
+// field taken as zero, preceded for v3 by the IPv4 pseudo-header, or the
+// IPv6 one (RFC 8200 8.1: source, destination, 32-bit length, next header
+// 112) when src is IPv6.
 func checksum(version uint8, msg []byte, src, dst netip.Addr) uint16 {
 	var sum uint32
-	if version == 3 {
+	if version == 3 && is6(src) {
+		s, d := src.As16(), dst.As16()
+		for i := 0; i < 16; i += 2 {
+			sum += uint32(s[i])<<8 | uint32(s[i+1])
+			sum += uint32(d[i])<<8 | uint32(d[i+1])
+		}
+		sum += uint32(len(msg)) // fits in the low 16 bits: at most 8+16*255
+		sum += Protocol
+	} else if version == 3 {
 		s, d := src.As4(), dst.As4()
 		sum += uint32(s[0])<<8 | uint32(s[1])
 		sum += uint32(s[2])<<8 | uint32(s[3])

@@ -161,7 +161,12 @@ var captured = []struct {
 // rfc1071 is an Internet checksum written independently of the package's.
 func rfc1071(version uint8, msg []byte, s, d netip.Addr) uint16 {
 	var buf []byte
-	if version == 3 {
+	if version == 3 && s.Is6() {
+		s16, d16 := s.As16(), d.As16()
+		buf = append(buf, s16[:]...)
+		buf = append(buf, d16[:]...)
+		buf = append(buf, 0, 0, byte(len(msg)>>8), byte(len(msg)), 0, 0, 0, Protocol)
+	} else if version == 3 {
 		s4, d4 := s.As4(), d.As4()
 		buf = append(buf, s4[:]...)
 		buf = append(buf, d4[:]...)
@@ -363,6 +368,7 @@ func TestUnmarshalErrors(t *testing.T) {
 		{"v3 interval 0", mod(v3, func(b []byte) []byte { b[4], b[5] = 0, 0; return fix(3)(b) }), src, group, ErrBadInterval, ReasonBadInterval},
 		{"v3 interval 0, reserved bits set", mod(v3, func(b []byte) []byte { b[4], b[5] = 0xf0, 0; return fix(3)(b) }), src, group, ErrBadInterval, ReasonBadInterval},
 		{"v3 with an IPv6 source", v3, v6, group, ErrNotIPv4, ReasonMalformed},
+		{"v3 IPv4 packet read as IPv6", v3, v6, MulticastGroup6(), ErrLengthMismatch, ReasonLengthMismatch},
 		{"v3 with an IPv6 destination", v3, src, v6, ErrNotIPv4, ReasonMalformed},
 		{"v3 with no source", v3, netip.Addr{}, group, ErrNotIPv4, ReasonMalformed},
 		{"v3 with an IPv4-mapped IPv6 destination", v3, src, netip.AddrFrom16(group.As16()), ErrNotIPv4, ReasonMalformed},
@@ -438,8 +444,10 @@ func TestMarshalErrors(t *testing.T) {
 		{"zero interval", ok(func(a *Advertisement) { a.Interval = 0 }), src, group, ErrBadInterval},
 		{"negative interval", ok(func(a *Advertisement) { a.Interval = -time.Second }), src, group, ErrBadInterval},
 		{"256 addresses", ok(func(a *Advertisement) { a.Addresses = many }), src, group, ErrTooManyAddresses},
-		{"IPv6 address", ok(func(a *Advertisement) { a.Addresses = []netip.Addr{netip.MustParseAddr("2001:db8::1")} }), src, group, ErrNotIPv4},
-		{"zero address", ok(func(a *Advertisement) { a.Addresses = []netip.Addr{{}} }), src, group, ErrNotIPv4},
+		{"IPv6 address", ok(func(a *Advertisement) { a.Addresses = []netip.Addr{netip.MustParseAddr("2001:db8::1")} }), src, group, ErrFamily},
+		{"v2 IPv6 address", ok(func(a *Advertisement) { a.Version = 2; a.Addresses = []netip.Addr{netip.MustParseAddr("2001:db8::1")} }), src, group, ErrNotIPv4},
+		{"zero address", ok(func(a *Advertisement) { a.Addresses = []netip.Addr{{}} }), src, group, ErrFamily},
+		{"IPv4 address from IPv6", ok(func(*Advertisement) {}), netip.MustParseAddr("fe80::1"), MulticastGroup6(), ErrFamily},
 		{"v3 with auth type", ok(func(a *Advertisement) { a.AuthType = AuthPass }), src, group, ErrAuthUnsupported},
 		{"v3 with auth data", ok(func(a *Advertisement) { a.AuthData = [8]byte{'x'} }), src, group, ErrAuthUnsupported},
 		{"v2 AH", ok(func(a *Advertisement) { a.Version = 2; a.AuthType = AuthAH }), src, group, ErrAuthUnsupported},

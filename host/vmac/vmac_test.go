@@ -1,0 +1,59 @@
+package vmac
+
+import (
+	"testing"
+
+	"github.com/hasidecar/hasidecar/internal/netlab"
+	"github.com/vishvananda/netlink"
+)
+
+func TestNameAndMAC(t *testing.T) {
+	if Name(51, false) != "vrrp.51" || Name(51, true) != "vrrp6.51" || Name(255, true) != "vrrp6.255" {
+		t.Error("names")
+	}
+	if MAC(51, false).String() != "00:00:5e:00:01:33" || MAC(1, true).String() != "00:00:5e:00:02:01" {
+		t.Errorf("MACs %s %s", MAC(51, false), MAC(1, true))
+	}
+}
+
+// TestCreateRemove makes the macvlan of each family in a lab node, takes
+// it over a second time, and removes it.
+func TestCreateRemove(t *testing.T) {
+	t.Parallel()
+	lab := netlab.New(t, 1)
+	n := lab.Nodes[0]
+	for _, v6 := range []bool{false, true} {
+		if err := n.Do(func() error {
+			for range 2 { // the second time takes the first one over
+				name, err := Create(n.Iface, 51, v6)
+				if err != nil {
+					return err
+				}
+				l, err := netlink.LinkByName(name)
+				if err != nil {
+					return err
+				}
+				mv, ok := l.(*netlink.Macvlan)
+				if !ok || mv.Mode != netlink.MACVLAN_MODE_PRIVATE || mv.HardwareAddr.String() != MAC(51, v6).String() ||
+					l.Attrs().Flags&1 == 0 {
+					t.Errorf("%s: %+v", name, l.Attrs())
+				}
+				if v6 {
+					addrs, _ := netlink.AddrList(l, netlink.FAMILY_V6)
+					if len(addrs) != 1 || !addrs[0].IP.IsLinkLocalUnicast() {
+						t.Errorf("%s: addresses %v, want the parent's link-local alone", name, addrs)
+					}
+				}
+			}
+			if err := Remove(Name(51, v6)); err != nil {
+				return err
+			}
+			if _, err := netlink.LinkByName(Name(51, v6)); err == nil {
+				t.Errorf("%s still there", Name(51, v6))
+			}
+			return Remove(Name(51, v6)) // gone already: success
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -62,10 +62,9 @@ func main() {
 		return
 	}
 	// One P: the daemon is all timers and sockets, and a second P costs a
-	// futex wake-up of another thread for most goroutine hand-offs
-	// (measured at 200 instances: master 14 % of a core with two, 9 % with
-	// one; the futex calls fell from 1,500 to 75 a second). GOMAXPROCS in
-	// the environment still decides, for the daemon and its plugins.
+	// wake-up of another thread for most goroutine hand-offs
+	// (docs/performance.md). GOMAXPROCS in the environment still decides,
+	// for the daemon and its plugins.
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)
 	}

@@ -206,10 +206,9 @@ func (r *Runner) Alive(ctx context.Context) bool {
 func (r *Runner) Run(ctx context.Context) error {
 	r.removeStale()
 
-	// Valid adverts only, one per interval per peer: a small queue. A
+	// Valid adverts only, one per interval per peer: a small queue, as a
 	// channel's buffer is allocated whole and scanned by every garbage
-	// collection; 200 instances with 256 slots each held 13 MB, and marking
-	// it stalled the adverts of all instances by up to 10 ms.
+	// collection (docs/performance.md).
 	adverts := make(chan received, 32)
 	recvDone := make(chan error, 1)
 	// The receiver gives up a pending delivery when the loop has gone.

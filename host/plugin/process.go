@@ -104,9 +104,9 @@ func (p *proc) spawn(ctx context.Context, configs map[string][]byte) (spawned, e
 	// it does (the SDK also watches its parent from the plugin side).
 	cfg.Cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cfg.Cmd.Env = os.Environ()
-	// Checks are I/O: one P spares the plugin cross-thread wake-ups on every
-	// call (measured: RPC overhead p50 about halved) and memory. An operator
-	// who sets GOMAXPROCS for the daemon sets it for its plugins too.
+	// Checks are I/O: one P spares the plugin a cross-thread wake-up on
+	// every call, and memory (docs/performance.md). An operator who sets
+	// GOMAXPROCS for the daemon sets it for its plugins too.
 	if os.Getenv("GOMAXPROCS") == "" {
 		cfg.Cmd.Env = append(cfg.Cmd.Env, "GOMAXPROCS=1")
 	}
@@ -160,9 +160,7 @@ func (p *proc) spawn(ctx context.Context, configs map[string][]byte) (spawned, e
 
 // pluginNice is the nice value of plugin processes, as keepalived's
 // checker_priority: on a busy machine the daemon's adverts keep their time
-// and a check waits a little instead (measured at 200 instances and 500
-// checks a second with the other core busy: advert jitter p99 about 12 ms
-// with plugins at the daemon's priority).
+// and a check waits a little instead (docs/performance.md).
 const pluginNice = 10
 
 // lowerPriority sets the nice value of every thread of pid: Linux keeps it

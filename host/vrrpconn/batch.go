@@ -56,10 +56,9 @@ func (c *Conn) ReceiveBatch(out []Packet) ([]Packet, error) {
 }
 
 // drainReads bounds the reads of one ReceiveBatch. A reader that pauses
-// between batches (see Demux) must take more than one batch per wake, or
-// a flood faster than 32 packets a pause fills the socket's buffer, which
-// then drops real adverts with the junk. 16 reads of 32 per 5 ms pause keep
-// up with 100,000 packets a second.
+// between batches (see Demux) must take more than one batch per wake, or a
+// flood fills the socket's buffer, which then drops real adverts with the
+// junk (docs/performance.md).
 const drainReads = 16
 
 // ReceiveBatchUntil is ReceiveBatch that gives up waiting at deadline (the

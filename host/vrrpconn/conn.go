@@ -361,12 +361,9 @@ func (c *Conn) Send(payload []byte, dst netip.Addr) error {
 // write sends one datagram, header and payload, to dst with sendmsg(2).
 //
 // The socket is non-blocking, so the call never blocks and is made as a raw
-// system call, unknown to the Go scheduler. Announced as an ordinary system
-// call, a send that lasts longer than the scheduler's 20 µs tick (a send
-// runs the receivers' network stack too, and on a virtual machine takes
-// 25-40 µs) has its processor handed to another thread that wakes, finds
-// nothing to do and sleeps again: at 2,000 adverts a second that was more
-// work than the sends themselves.
+// system call, unknown to the Go scheduler: announced as an ordinary one, a
+// send longer than the scheduler's tick has its processor handed to another
+// thread that wakes for nothing (docs/performance.md).
 func (c *Conn) write(hdr, payload []byte, dst [4]byte) error {
 	sa := unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: dst}
 	iov := [2]unix.Iovec{{Base: &hdr[0]}, {Base: unsafe.SliceData(payload)}}

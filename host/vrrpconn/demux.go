@@ -109,9 +109,7 @@ func (d *Demux) leave(e *Endpoint) {
 // that one recvmmsg(2) collects what arrived meanwhile instead of a wake-up,
 // a read and an empty read per packet. The pause is a twentieth of the
 // shortest advert interval of the socket's instances (see Endpoint.Paced),
-// at most maxHoldoff: at 200 instances and 100 ms adverts (2,000 packets a
-// second) about 200 reads a second, for packets handed on up to 5 ms later.
-// A backup does not wait for its master's unchanged adverts anyway (see
+// at most maxHoldoff (figures in docs/performance.md). A backup does not wait for its master's unchanged adverts anyway (see
 // OnExpiry); the pause delays only news, such as a master lowering its
 // priority or resigning. A quiet socket (fewer than one read per two
 // pauses) is read as each packet arrives.

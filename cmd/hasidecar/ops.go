@@ -207,7 +207,7 @@ func validateOne(path string, stdout, stderr io.Writer, thisMachine bool) (*conf
 // instance, and (for a file meant for this machine) an interface it lacks.
 func hostWarnings(cfg *config.Config, thisMachine bool) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	if len(cfg.Instances) == 0 {
+	if len(cfg.Instances) == 0 && len(cfg.BGPAnnounces) == 0 {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning,
 			Summary: cfg.Path + ": no vrrp_instance",
 			Detail:  "the daemon would run its checks but hold no virtual IP; add a vrrp_instance block"})

@@ -69,8 +69,11 @@ func CheckCluster(cfgs []*Config) hcl.Diagnostics {
 					"nodes speaking different VRRP versions do not hear each other and both become master; set the same version")
 			}
 			if first.in.AdvertInterval != m.in.AdvertInterval {
-				differ("advert_interval", first.in.AdvertInterval.String(), m.in.AdvertInterval.String(),
-					"RFC 3768/5798 nodes drop adverts with another interval; set the same advert_interval")
+				fix := "VRRPv2 nodes (RFC 3768) drop adverts with another interval and both become master; set the same advert_interval"
+				if first.in.Version == 3 && m.in.Version == 3 {
+					fix = "with VRRPv3 a backup times the master by the master's interval, so failover takes longer on one side than the other; set the same advert_interval"
+				}
+				differ("advert_interval", first.in.AdvertInterval.String(), m.in.AdvertInterval.String(), fix)
 			}
 			if first.in.AuthPass != m.in.AuthPass {
 				differ("auth_pass", masked(first.in.AuthPass), masked(m.in.AuthPass),

@@ -173,6 +173,9 @@ func serveConn(ctx context.Context, c net.Conn, h Handler, acc access, log *zap.
 			resp.Status = &st
 		case "reload":
 			if err := h.Reload(ctx, ""); err != nil {
+				// In the daemon's log too, as for SIGHUP: the journal is
+				// where the next person looks.
+				log.Error("reload rejected; still running on the previous configuration", zap.String("by", "hasidecar reload"), zap.Error(err))
 				resp = Response{Error: err.Error()}
 			} else {
 				resp.Message = "reloaded"

@@ -314,19 +314,33 @@ func (s *Speaker) Peers(ctx context.Context) ([]PeerStatus, error) {
 func (s *Speaker) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	var errs []error
+	withdrew := len(s.routes) > 0
 	for p := range s.routes {
 		if err := s.withdrawLocked(ctx, p); err != nil {
 			errs = append(errs, err)
 		}
 	}
+	peers := len(s.peers)
 	s.mu.Unlock()
-	if len(s.peers) > 0 && len(errs) == 0 {
+	if peers > 0 && withdrew && len(errs) == 0 {
 		// Give the UPDATEs a moment to leave before the sessions close.
 		time.Sleep(100 * time.Millisecond)
 	}
-	if err := s.srv.StopBgp(ctx, &api.StopBgpRequest{}); err != nil {
-		errs = append(errs, fmt.Errorf("bgp: stopping: %w", err))
+	// GoBGP's stop does not heed ctx; a router that does not answer must
+	// not hold up the daemon's exit beyond it.
+	done := make(chan error, 1)
+	go func() {
+		err := s.srv.StopBgp(context.Background(), &api.StopBgpRequest{})
+		s.srv.Stop()
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			errs = append(errs, fmt.Errorf("bgp: stopping: %w", err))
+		}
+	case <-ctx.Done():
+		errs = append(errs, fmt.Errorf("bgp: stopping: %w", ctx.Err()))
 	}
-	s.srv.Stop()
 	return errors.Join(errs...)
 }

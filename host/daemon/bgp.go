@@ -124,7 +124,8 @@ func (d *Daemon) applyBGP(ctx context.Context, b *bgpRunner) {
 	var mine []announcing
 	for _, t := range runners {
 		if t.ic.Announce == config.AnnounceBGP {
-			mine = append(mine, announcing{t, vrrpAnnouncer{vips: t.ic.VirtualIPs, backupMED: t.ic.BackupMED, fit: d.allHealthy(t.checks)}})
+			fit := d.allHealthy(t.checks) && !d.inMaintenance(t.ic.Name)
+			mine = append(mine, announcing{t, vrrpAnnouncer{vips: t.ic.VirtualIPs, backupMED: t.ic.BackupMED, fit: fit}})
 		}
 	}
 	d.mu.Unlock()

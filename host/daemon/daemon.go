@@ -80,7 +80,11 @@ func New(cfg *config.Config, log *zap.Logger) *Daemon {
 // opened, a check its plugin refuses) stops everything already started and
 // is returned.
 func (d *Daemon) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
+	// The daemon's own lifetime is not the caller's: when the caller's ends
+	// (SIGTERM), routes are withdrawn before the instances give up their
+	// VIPs, so that no router sends traffic to a node that dropped them.
+	stopping := ctx.Done()
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	d.ctx = ctx
 	defer d.plugins.Close()
@@ -166,14 +170,19 @@ func (d *Daemon) Run(ctx context.Context) error {
 
 	var all []error
 	select {
-	case <-ctx.Done():
+	case <-stopping:
 	case err := <-d.errs:
 		all = append(all, err)
 	}
 	_, _ = systemd.Notify("STOPPING=1")
-	cancel()
+	// No reload may start runners or a speaker behind the shutdown: one
+	// under way finishes first, later ones are refused.
+	d.reloadMu.Lock()
+	d.started.Store(false)
+	d.reloadMu.Unlock()
 	// Routes go first: routers move traffic away while nginx still serves.
 	d.stopBGP()
+	cancel()
 	d.mu.Lock()
 	runners = d.runners
 	d.mu.Unlock()

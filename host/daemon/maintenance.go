@@ -108,8 +108,9 @@ func (d *Daemon) restoreMaintenance() {
 // take it before they start, so an instance in maintenance never wins an
 // election on its way up.
 func (d *Daemon) applyMaintenance(ctx context.Context, t *tracked) {
+	_, _, _, name := d.view(t)
 	d.maint.mu.Lock()
-	e, ok := d.maint.entries[t.ic.Name]
+	e, ok := d.maint.entries[name]
 	d.maint.mu.Unlock()
 	if ok {
 		t.Deliver(ctx, vrrp.MaintenanceChanged{Active: true, Reason: e.Reason})
@@ -124,22 +125,45 @@ func (d *Daemon) Maintenance(ctx context.Context, name string, on bool, reason s
 	if reason == "" {
 		reason = "maintenance"
 	}
-	var targets []*tracked
+	// One change at a time with reloads, so that a runner a reload rebuilds
+	// cannot miss the state saved here.
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
+	d.mu.Lock()
+	dir := d.cfg.StateDir
+	groups := d.cfg.SyncGroups
+	d.mu.Unlock()
+	// A sync group moves as one: a member alone in maintenance would be
+	// held by its partners on both nodes, and nothing would move.
+	names := map[string]bool{name: true}
+	var notes []string
+	for _, g := range groups {
+		if name != "" && slices.Contains(g.Instances, name) {
+			for _, m := range g.Instances {
+				names[m] = true
+			}
+			if len(g.Instances) > 1 {
+				notes = append(notes, fmt.Sprintf("%s is in sync_group %s: all its members (%s) go with it", name, g.Name, strings.Join(g.Instances, ", ")))
+			}
+		}
+	}
+	type target struct {
+		t    *tracked
+		name string
+	}
+	var targets []target
 	var known []string
 	for _, t := range d.current() {
 		_, _, _, n := d.view(t)
 		known = append(known, n)
-		if name == "" || n == name {
-			targets = append(targets, t)
+		if name == "" || names[n] {
+			targets = append(targets, target{t, n})
 		}
 	}
 	if len(targets) == 0 {
 		slices.Sort(known)
 		return "", fmt.Errorf("no vrrp_instance %q; this daemon runs %s", name, strings.Join(known, ", "))
 	}
-	d.mu.Lock()
-	dir := d.cfg.StateDir
-	d.mu.Unlock()
 
 	d.maint.mu.Lock()
 	next := make(map[string]maintEntry, len(d.maint.entries)+len(targets))
@@ -147,15 +171,15 @@ func (d *Daemon) Maintenance(ctx context.Context, name string, on bool, reason s
 		next[k] = v
 	}
 	now := time.Now().UTC().Truncate(time.Second)
-	for _, t := range targets {
+	for _, tg := range targets {
 		if on {
-			if e, ok := next[t.ic.Name]; ok {
-				next[t.ic.Name] = maintEntry{Reason: reason, Since: e.Since}
+			if e, ok := next[tg.name]; ok {
+				next[tg.name] = maintEntry{Reason: reason, Since: e.Since}
 			} else {
-				next[t.ic.Name] = maintEntry{Reason: reason, Since: now}
+				next[tg.name] = maintEntry{Reason: reason, Since: now}
 			}
 		} else {
-			delete(next, t.ic.Name)
+			delete(next, tg.name)
 		}
 	}
 	if err := saveMaintenance(dir, next); err != nil {
@@ -165,8 +189,9 @@ func (d *Daemon) Maintenance(ctx context.Context, name string, on bool, reason s
 	d.maint.entries = next
 	d.maint.mu.Unlock()
 
-	var lines []string
-	for _, t := range targets {
+	lines := notes
+	for _, tg := range targets {
+		t := tg.t
 		t.Deliver(ctx, vrrp.MaintenanceChanged{Active: on, Reason: reason})
 		st := t.Status()
 		switch {
@@ -180,7 +205,16 @@ func (d *Daemon) Maintenance(ctx context.Context, name string, on bool, reason s
 		}
 		d.log.Info("maintenance changed", zap.String("instance", st.Name), zap.Bool("on", on), zap.String("reason", reason))
 	}
+	d.kickBGP() // an instance in maintenance is no BGP fallback
 	return strings.Join(lines, "\n"), nil
+}
+
+// inMaintenance reports whether instance name is in maintenance.
+func (d *Daemon) inMaintenance(name string) bool {
+	d.maint.mu.Lock()
+	defer d.maint.mu.Unlock()
+	_, ok := d.maint.entries[name]
+	return ok
 }
 
 // maintenanceStatus fills in which instances are in maintenance.

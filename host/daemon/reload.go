@@ -32,6 +32,9 @@ func (d *Daemon) Reload(ctx context.Context, path string) error {
 	d.reloadMu.Lock()
 	defer d.reloadMu.Unlock()
 	if !d.started.Load() {
+		if d.ctx != nil && d.ctx.Err() != nil {
+			return errors.New("the daemon is stopping")
+		}
 		return errors.New("the daemon is still starting; try again")
 	}
 	_, _ = systemd.Notify("RELOADING=1")

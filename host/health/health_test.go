@@ -96,3 +96,32 @@ func TestEffective(t *testing.T) {
 		})
 	}
 }
+
+// TestCarriedHealthKeepsRiseAndFall: health carried over a reload is kept
+// until fall failures (or rise passes) in a row, as for a check that never
+// stopped.
+func TestCarriedHealthKeepsRiseAndFall(t *testing.T) {
+	h := NewHysteresis(2, 3)
+	h.Carry(true)
+	for i, pass := range []bool{false, false} {
+		if h.Observe(pass); !isHealthy(h) {
+			t.Fatalf("unhealthy after %d failures with fall 3", i+1)
+		}
+	}
+	if !h.Observe(false) || isHealthy(h) {
+		t.Fatal("still healthy after 3 failures with fall 3")
+	}
+	u := NewHysteresis(2, 3)
+	u.Carry(false)
+	if u.Observe(true); isHealthy(u) {
+		t.Fatal("healthy after 1 pass with rise 2")
+	}
+	if !u.Observe(true) || !isHealthy(u) {
+		t.Fatal("not healthy after 2 passes with rise 2")
+	}
+}
+
+func isHealthy(h *Hysteresis) bool {
+	ok, known := h.Healthy()
+	return ok && known
+}

@@ -14,7 +14,6 @@ type Hysteresis struct {
 	rise, fall int
 
 	known, healthy      bool
-	carried             bool // health carried over a reload: the next result decides
 	passes, failures    int
 	consecutiveFailures int
 }
@@ -37,11 +36,6 @@ func (h *Hysteresis) Observe(pass bool) (changed bool) {
 		h.consecutiveFailures++
 	}
 	switch {
-	case h.carried:
-		h.carried = false
-		was := h.healthy
-		h.healthy = pass
-		return was != pass
 	case !h.known:
 		h.known, h.healthy = true, pass
 		return true
@@ -62,9 +56,10 @@ func (h *Hysteresis) Healthy() (healthy, known bool) { return h.healthy, h.known
 func (h *Hysteresis) ConsecutiveFailures() int { return h.consecutiveFailures }
 
 // Carry starts h from a health known before (a check whose settings a reload
-// changed): it holds until the first result, which then decides at once, so
-// that a changed interval never makes a master advertise a lowered priority
-// in between.
+// changed): it holds until rise or fall results say otherwise, as if the
+// check had never stopped, so that a changed interval never makes a master
+// advertise a lowered priority in between, nor one failure right after a
+// routine reload move the VIPs.
 func (h *Hysteresis) Carry(healthy bool) {
-	h.known, h.healthy, h.carried = true, healthy, true
+	h.known, h.healthy = true, healthy
 }

@@ -58,6 +58,8 @@ func TestCommandLine(t *testing.T) {
 	os.WriteFile(lb2, []byte(strings.Replace(string(lb2src), "priority          = 150", "priority          = 100", 1)), 0o644)
 	good2 := writeFile(t, "good2.hcl", strings.Replace(strings.ReplaceAll(validConfig, "%SOCK%", "/run/x.sock"), `"n1"`, `"n2"`, 1))
 	empty := writeFile(t, "empty.hcl", `node_name = "n1"`+"\n")
+	noNotify := writeFile(t, "nonotify.hcl", strings.Replace(strings.ReplaceAll(strings.ReplaceAll(validConfig, "%SOCK%", "/run/x.sock"), `"eth0"`, `"lo"`),
+		"priority          = 150", "priority          = 150\n  notify_master     = [\"/nonexistent/page.sh\", \"up\"]", 1))
 	noDaemon := writeFile(t, "nodaemon.hcl", strings.ReplaceAll(validConfig, "%SOCK%", filepath.Join(t.TempDir(), "none.sock")))
 
 	tests := []struct {
@@ -88,6 +90,7 @@ func TestCommandLine(t *testing.T) {
 		{"validate a cluster with equal priorities", []string{"validate", "--config", good, "--config", good2}, 1, "", "n1 and n2 both have priority 150", false},
 		{"validate JSON", []string{"validate", "--config", goodJSON}, 0, "valid (1 instances", "", false},
 		{"validate bad JSON", []string{"validate", "--config", badJSON}, 1, "", "bad.json:3:70: error: virtual_router_id = 300 is out of range", false},
+		{"validate warns of a notify command that cannot run", []string{"validate", "--config", noNotify}, 0, "valid", `notify_master of vrrp_instance "VI_1" would not run: /nonexistent/page.sh: no such file or directory`, false},
 		{"validate warns of no instance", []string{"validate", "--config", empty}, 0, "valid (0 instances", "warning: " + empty + ": no vrrp_instance", false},
 		{"genhash without url", []string{"genhash"}, 2, "", "--url must be", false},
 		{"genhash bad scheme", []string{"genhash", "--url", "ftp://x/"}, 2, "", "--url must be", false},

@@ -15,6 +15,7 @@ import (
 	"github.com/hasidecar/hasidecar/host/config"
 	"github.com/hasidecar/hasidecar/host/control"
 	"github.com/hasidecar/hasidecar/host/daemon"
+	"github.com/hasidecar/hasidecar/host/execsafe"
 )
 
 // socketFlags are the ways status, reload and maintenance find the daemon.
@@ -213,6 +214,16 @@ func hostWarnings(cfg *config.Config, thisMachine bool) hcl.Diagnostics {
 	}
 	if !thisMachine {
 		return diags
+	}
+	// A notify script that cannot run fails only at the first transition,
+	// which is when the operator's pager needed it.
+	for _, s := range cfg.Scripts() {
+		if err := execsafe.Runnable(s.Path); err != nil {
+			rng := s.Range
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning, Subject: &rng,
+				Summary: fmt.Sprintf("%s of %s would not run: %v", s.Key, s.Owner, err),
+				Detail:  "the daemon runs it on transitions; fine if the file is for another node"})
+		}
 	}
 	seen := map[string]bool{}
 	for _, in := range cfg.Instances {

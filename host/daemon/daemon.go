@@ -19,6 +19,7 @@ import (
 
 	"github.com/hasidecar/hasidecar/host/config"
 	"github.com/hasidecar/hasidecar/host/control"
+	"github.com/hasidecar/hasidecar/host/execsafe"
 	"github.com/hasidecar/hasidecar/host/health"
 	"github.com/hasidecar/hasidecar/host/metrics"
 	"github.com/hasidecar/hasidecar/host/plugin"
@@ -149,6 +150,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.startGuards(ctx)
 	d.background(func() error { d.probeVIPs(ctx); return nil })
 	d.started.Store(true)
+	for _, s := range cfg.Scripts() {
+		if err := execsafe.Runnable(s.Path); err != nil {
+			d.log.Error("a transition script would not run", zap.String("key", s.Key), zap.String("of", s.Owner), zap.Error(err))
+		}
+	}
 	d.log.Info("hasidecar running", zap.String("node", cfg.NodeName),
 		zap.Int("instances", len(runners)), zap.String("control_socket", cfg.Control.Socket))
 	if _, err := systemd.Notify("READY=1"); err != nil {

@@ -5,6 +5,7 @@
 package execsafe
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -78,4 +79,20 @@ func unsafeMode(p string, st os.FileInfo) string {
 		return fmt.Sprintf("%s is writable by its group (gid %d) (fix: chmod g-w %s)", p, sys.Gid, p)
 	}
 	return ""
+}
+
+// Runnable says why the daemon could not run path as a notify script or a
+// plugin: missing, not an executable file, or (as root) unsafe as Check
+// says. nil: it would run.
+func Runnable(path string) error {
+	st, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%s: %w", path, errors.Unwrap(err))
+	case !st.Mode().IsRegular():
+		return fmt.Errorf("%s is not a regular file", path)
+	case st.Mode()&0o111 == 0:
+		return fmt.Errorf("%s is not executable (fix: chmod +x %s)", path, path)
+	}
+	return Check(path)
 }

@@ -33,6 +33,10 @@ type Options struct {
 	// name up to its first dot (see DefaultNodeID).
 	NodeID string
 	Files  Files
+	// OnConditional, if set, is told of every @ID or @^ID line: its id,
+	// whether the id is NodeID, and where it is. The importer uses it to
+	// say when no line was meant for this node.
+	OnConditional func(id string, matched bool, pos Pos)
 }
 
 // Pos is where a statement is: the file as it was named or globbed, and
@@ -192,7 +196,7 @@ func (p *parser) logical(pos Pos, text string, cont bool, depth, expansions int)
 	for {
 		if strings.HasPrefix(text, "@") {
 			var keep bool
-			text, keep = p.conditional(text)
+			text, keep = p.conditional(pos, text)
 			if !keep {
 				return
 			}
@@ -264,7 +268,7 @@ func (p *parser) logical(pos Pos, text string, cont bool, depth, expansions int)
 
 // conditional handles a line starting @ID or @^ID: it returns the rest of
 // the line and whether it is kept on this node.
-func (p *parser) conditional(text string) (string, bool) {
+func (p *parser) conditional(pos Pos, text string) (string, bool) {
 	rev := strings.HasPrefix(text, "@^")
 	start := 1
 	if rev {
@@ -275,6 +279,9 @@ func (p *parser) conditional(text string) (string, bool) {
 		return "", false // nothing after the id: keepalived drops the line
 	}
 	id := text[start : start+end]
+	if p.opts.OnConditional != nil {
+		p.opts.OnConditional(id, id == p.opts.NodeID && p.opts.NodeID != "", pos)
+	}
 	if (id == p.opts.NodeID && p.opts.NodeID != "") == rev {
 		return "", false
 	}

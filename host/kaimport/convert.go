@@ -43,7 +43,27 @@ type converter struct {
 // carry over as written.
 func Convert(path string, opts Options) *Result {
 	c := &converter{opts: opts, version: defaultVersion, checkByID: map[string]*check{}}
-	stmts, diags := kaconf.Parse(path, kaconf.Options{NodeID: opts.NodeID, Files: opts.Files})
+	var (
+		ids     []string
+		matched bool
+		firstAt kaconf.Pos
+	)
+	onConditional := func(id string, match bool, pos kaconf.Pos) {
+		if len(ids) == 0 {
+			firstAt = pos
+		}
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+		matched = matched || match
+	}
+	stmts, diags := kaconf.Parse(path, kaconf.Options{NodeID: opts.NodeID, Files: opts.Files, OnConditional: onConditional})
+	if len(ids) > 0 && !matched {
+		// keepalived would run such a file as the default node too; an
+		// operator importing it almost always meant one of the ids.
+		c.notes = append(c.notes, Note{Pos: firstAt, Keyword: "@" + ids[0], Failover: true,
+			Msg: fmt.Sprintf("node id %q matches none of the file's conditional ids (@%s): every @ID line was left out, as keepalived -i %s would; give --node-id with this node's id", opts.NodeID, strings.Join(ids, ", @"), opts.NodeID)})
+	}
 	for _, d := range diags {
 		c.notes = append(c.notes, Note{Pos: d.Pos, Keyword: "syntax", Failover: true,
 			Msg: d.Msg + "; keepalived reports this too: fix the file and import it again"})

@@ -341,7 +341,7 @@ func (c *converter) addresses(st *kaconf.Statement, in *instance, into []netip.P
 			case "dev":
 				i++
 				if dev := line.Arg(i); dev != in.iface && dev != "" {
-					c.itemf(st, line, true, "dev %s: hasidecar holds the VIPs on the instance's interface (%s) only; use an instance on %s for this address", dev, in.iface, dev)
+					c.itemf(st, line, true, "dev %s: hasidecar holds every VIP on the instance's interface, so %s is imported on %s: it stays in the advertised list, which the keepalived peer checks, but clients on %s will not reach it; give it an instance on %s of its own on both nodes", dev, p, in.iface, dev, dev)
 				}
 			case "label":
 				i++

@@ -133,3 +133,28 @@ func FuzzConvert(f *testing.F) {
 		}
 	})
 }
+
+// TestNoConditionalMatches: a file written for nodes lb1 and lb2, imported
+// on a host whose id is neither, says so at the first @ line.
+func TestNoConditionalMatches(t *testing.T) {
+	src := "vrrp_instance V {\n interface eth0\n virtual_router_id 1\n@lb1 priority 150\n@lb2 priority 100\n virtual_ipaddress { 198.51.100.10 }\n}\n"
+	for _, tc := range []struct {
+		id   string
+		note bool
+	}{{"lb1", false}, {"lb2", false}, {"vm", true}, {"", true}} {
+		res := Convert("/k.conf", Options{NodeID: tc.id, Files: memFiles{"/k.conf": src}})
+		var found *Note
+		for i, n := range res.Notes {
+			if strings.Contains(n.Msg, "matches none of the file's conditional ids (@lb1, @lb2)") {
+				found = &res.Notes[i]
+			}
+		}
+		if (found != nil) != tc.note {
+			t.Errorf("node id %q: note %v, want %v (%v)", tc.id, found, tc.note, res.Notes)
+			continue
+		}
+		if found != nil && (found.Pos.Line != 4 || !found.Failover || !res.FailoverLost()) {
+			t.Errorf("node id %q: %+v; want line 4, affecting failover", tc.id, *found)
+		}
+	}
+}

@@ -321,7 +321,14 @@ func (in *Instance) masterReceived(now time.Time, ad AdvertReceived) []Action {
 		acts := []Action{in.advertisement()}
 		if !now.Before(in.reannounceAt) {
 			in.reannounceAt = now.Add(reannounceEvery)
-			acts = append(acts, Announce{Reason: fmt.Sprintf("%v also advertised as master (priority %d): split brain healed", ad.From, ad.Priority)})
+			// Right after we took over, this is the old master's farewell (a
+			// preemption or a handover), not a split brain: words an
+			// operator alerts on must not fire on every preemption.
+			what := "split brain healed"
+			if now.Sub(in.masterSince) < in.MasterDownInterval() {
+				what = "the previous master stepping down"
+			}
+			acts = append(acts, Announce{Reason: fmt.Sprintf("%v also advertised as master (priority %d): %s", ad.From, ad.Priority, what)})
 		}
 		return acts
 	}
@@ -382,6 +389,7 @@ func (in *Instance) becomeMaster(now time.Time, why string) []Action {
 	in.advertAt = now.Add(in.cfg.AdvertInterval)
 	in.lowerSince = time.Time{}
 	t := in.setState(Master, why)
+	in.masterSince = now
 	return []Action{t, AddAddresses{}, in.advertisement(), Announce{Reason: BecameMaster}}
 }
 

@@ -96,6 +96,7 @@ type Instance struct {
 	lowerSince   time.Time // BACKUP: first advert of a lower-priority master seen since the last higher one
 	downReason   string    // BACKUP: why masterDownAt was brought forward, for the transition's reason
 	reannounceAt time.Time // MASTER: earliest re-announcement after a split brain
+	masterSince  time.Time // MASTER: when it became master
 
 	faults      map[string]bool
 	transitions int

@@ -467,3 +467,28 @@ func TestOnlyRestartsTimer(t *testing.T) {
 		})
 	}
 }
+
+// TestFarewellIsNotASplitBrain: the old master's last advert right after a
+// takeover is announced as what it is; only a second master heard later is
+// a split brain, the words an operator alerts on.
+func TestFarewellIsNotASplitBrain(t *testing.T) {
+	reason := func(acts []Action) string {
+		for _, a := range acts {
+			if an, ok := a.(Announce); ok {
+				return an.Reason
+			}
+		}
+		return ""
+	}
+	in := newInstance(t, cfg(nil))
+	in.Handle(t0, Start{})
+	if acts := in.Handle(t0.Add(3610*time.Millisecond), Tick{}); in.State() != Master {
+		t.Fatalf("not master: %v", kinds(acts))
+	}
+	if r := reason(in.Handle(t0.Add(3700*time.Millisecond), advert(addrB, 50, time.Second))); !strings.Contains(r, "stepping down") {
+		t.Errorf("farewell announced as %q", r)
+	}
+	if r := reason(in.Handle(t0.Add(20*time.Second), advert(addrB, 50, time.Second))); !strings.Contains(r, "split brain healed") {
+		t.Errorf("a second master long after the takeover announced as %q", r)
+	}
+}

@@ -50,7 +50,7 @@ func (d *Daemon) joinSocket(ctx context.Context, ic config.Instance) (conn insta
 	e, err := d.sockets.join(ctx, opts, ic.VRID)
 	if errors.Is(err, vrrpconn.ErrNoLinkLocal) {
 		return newNoSourceConn(), holdOn, fmt.Sprintf("%s has no IPv6 link-local address to send VRRP from "+
-			"(give the interface one, or set unicast_source; then restart or reload)", ic.Interface), nil
+			"(give the interface one, or set unicast_source; then `hasidecar reload`)", ic.Interface), nil
 	}
 	if err != nil {
 		if ic.UseVMAC {

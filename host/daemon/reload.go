@@ -68,7 +68,7 @@ func (d *Daemon) Reload(ctx context.Context, path string) error {
 	var keepICs []config.Instance
 	reused := map[*tracked]bool{}
 	for _, ic := range cfg.Instances {
-		if t, ok := byKey[instanceKey{ic.Interface, ic.VRID, isIPv6(ic)}]; ok && !needsReplacing(t.ic, ic) {
+		if t, ok := byKey[instanceKey{ic.Interface, ic.VRID, isIPv6(ic)}]; ok && !needsReplacing(t.ic, ic) && !t.noSource {
 			keep, keepICs = append(keep, t), append(keepICs, ic)
 			reused[t] = true
 			continue

@@ -36,6 +36,7 @@ type tracked struct {
 	done          chan struct{} // closed once Run returned and everything is closed
 	release       func()        // closes socket, netlink handle and ARP client
 	startNotifier func(*notify.Notifier)
+	noSource      bool // held in FAULT without a socket (nosource.go); a reload tries again
 }
 
 // spec turns a vrrp_instance into the runner's spec.
@@ -95,6 +96,7 @@ func (d *Daemon) newRunner(ctx context.Context, ic config.Instance) (*tracked, e
 	}
 	t := &tracked{Runner: r, spec: sp, release: release, done: make(chan struct{})}
 	if noSource != "" {
+		t.noSource = true
 		r.Deliver(ctx, vrrp.FaultChanged{Reason: noSource, Active: true}) // queued for Run
 	}
 	t.setConfig(ic, d.log)

@@ -283,7 +283,7 @@ func waitBackups(t *testing.T, d *daemon, n int, timeout time.Duration) {
 
 // TestIPv6WithoutLinkLocalIsFault: an IPv6 instance on an interface with no
 // link-local address stays in FAULT and says why; the node's IPv4 instance
-// keeps running.
+// keeps running; once the address is back, a reload starts it.
 func TestIPv6WithoutLinkLocalIsFault(t *testing.T) {
 	netlab.RequireRoot(t)
 	t.Parallel()
@@ -315,6 +315,7 @@ func TestIPv6WithoutLinkLocalIsFault(t *testing.T) {
 				if n.HasAddress(t, vip6.Addr()) {
 					t.Error("the faulty IPv6 instance holds its VIP")
 				}
+				recoversOnReload(t, lab, d, n)
 				return
 			}
 			if in.Name == "VI_6" {
@@ -323,6 +324,22 @@ func TestIPv6WithoutLinkLocalIsFault(t *testing.T) {
 		}
 	}
 	t.Fatalf("VI_6 is %s; want FAULT for want of a link-local address", st6)
+}
+
+// recoversOnReload gives n's interface a link-local address back: a reload
+// of the unchanged file then starts the IPv6 instance afresh, which wins.
+func recoversOnReload(t *testing.T, lab *netlab.Lab, d *daemon, n *netlab.Node) {
+	t.Helper()
+	n.Run(t, "ip", "addr", "add", "fe80::1/64", "dev", n.Iface, "nodad")
+	if code, out := d.reload(t); code != 0 {
+		t.Fatalf("reload: exit %d\n%s", code, out)
+	}
+	waitSoleHolderOf(t, lab, vip6.Addr(), n, 10*time.Second)
+	for _, in := range d.status(t).Instances {
+		if in.Name == "VI_6" && (in.State != "MASTER" || !strings.HasPrefix(in.MasterAddress, "fe80::1")) {
+			t.Errorf("VI_6 after the reload: %+v", in)
+		}
+	}
 }
 
 // TestDualStackReloadKeepsBothInstances: an IPv4 and an IPv6 instance on one

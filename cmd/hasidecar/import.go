@@ -104,6 +104,11 @@ func cmdImport(args []string, stdout, stderr io.Writer) error {
 		if err := os.WriteFile(*out, text, 0o600); err != nil {
 			return err
 		}
+		// WriteFile keeps the mode of a file that was there: auth_pass must
+		// not stay readable by others.
+		if err := os.Chmod(*out, 0o600); err != nil {
+			return err
+		}
 	} else if _, err := stdout.Write(text); err != nil {
 		return err
 	}

@@ -78,6 +78,10 @@ func (r *Runner) ReportConflict(kind, peer, msg string) {
 	r.noteConflict(kind, peer, msg, time.Now())
 }
 
+// maxConflicts bounds the conflicts an instance remembers (status, metric
+// labels): a real misconfiguration names a handful of peers.
+const maxConflicts = 64
+
 func (r *Runner) noteConflict(kind, peer, msg string, now time.Time) {
 	r.mu.Lock()
 	if r.conflicts == nil {
@@ -86,6 +90,17 @@ func (r *Runner) noteConflict(kind, peer, msg string, now time.Time) {
 	key := kind + " " + peer
 	c := r.conflicts[key]
 	if c == nil {
+		if len(r.conflicts) >= maxConflicts {
+			// Sources on a shared segment can be forged: forget the one
+			// heard from longest ago rather than grow without end.
+			var oldest string
+			for k, v := range r.conflicts {
+				if oldest == "" || v.last.Before(r.conflicts[oldest].last) {
+					oldest = k
+				}
+			}
+			delete(r.conflicts, oldest)
+		}
 		c = &conflictRecord{kind: kind, peer: peer, first: now}
 		r.conflicts[key] = c
 	}

@@ -1,6 +1,7 @@
 package instance
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -72,5 +73,21 @@ func TestConflictLogIsRateLimited(t *testing.T) {
 	}
 	if st := r.conflictStatusLocked(start.Add(10 * time.Minute)); st[0].Active {
 		t.Fatal("a conflict not seen for 8 minutes is still active")
+	}
+}
+
+// TestConflictsAreBounded: forged sources cannot grow an instance's
+// conflict records without end; the oldest goes first.
+func TestConflictsAreBounded(t *testing.T) {
+	r := &Runner{log: zap.NewNop()}
+	t0 := time.Now()
+	for i := 0; i < 3*maxConflicts; i++ {
+		r.noteConflict("version", fmt.Sprintf("198.51.100.%d", i%250), "x", t0.Add(time.Duration(i)*time.Second))
+	}
+	if n := len(r.conflicts); n != maxConflicts {
+		t.Fatalf("%d records, want %d", n, maxConflicts)
+	}
+	if _, ok := r.conflicts["version 198.51.100.0"]; ok {
+		t.Error("the oldest record was kept")
 	}
 }

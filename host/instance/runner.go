@@ -100,6 +100,8 @@ type Runner struct {
 	sent, recv atomic.Uint64
 
 	mu        sync.Mutex
+	running   bool         // Run has begun: Deliver sends to events
+	pending   []vrrp.Event // delivered before Run
 	status    control.InstanceStatus
 	dropped   map[string]uint64
 	conflicts map[string]*conflictRecord // by kind and peer (conflict.go)
@@ -178,6 +180,16 @@ func (r *Runner) OnWantMaster(f func(want bool)) { r.onWant = f }
 // effective priority). It blocks only while the runner is busy, and gives up
 // when ctx ends.
 func (r *Runner) Deliver(ctx context.Context, ev vrrp.Event) {
+	// Before Run, events wait in a list: the daemon hands a runner its
+	// health, links and maintenance before starting it, and a channel's
+	// few slots would block it with many tracks.
+	r.mu.Lock()
+	if !r.running {
+		r.pending = append(r.pending, ev)
+		r.mu.Unlock()
+		return
+	}
+	r.mu.Unlock()
 	select {
 	case r.events <- ev:
 	case <-ctx.Done():
@@ -285,6 +297,13 @@ func (r *Runner) Run(ctx context.Context) error {
 	// Events delivered before Run (the first health results, a link that is
 	// already down) apply before Start, so the instance starts where it
 	// stands instead of passing through BACKUP on its way to FAULT.
+	r.mu.Lock()
+	pending := r.pending
+	r.pending, r.running = nil, true
+	r.mu.Unlock()
+	for _, ev := range pending {
+		step(ev)
+	}
 	for drained := false; !drained; {
 		select {
 		case ev := <-r.events:

@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"go.uber.org/zap"
 
 	"github.com/hasidecar/hasidecar/host/checkspec"
 	"github.com/hasidecar/hasidecar/host/config"
+	"github.com/hasidecar/hasidecar/host/health"
 	"github.com/hasidecar/hasidecar/host/instance"
 	"github.com/hasidecar/hasidecar/host/systemd"
+	"github.com/hasidecar/hasidecar/host/vrrp"
 )
 
 // instanceKey identifies a virtual router across reloads.
@@ -111,10 +114,18 @@ func (d *Daemon) Reload(ctx context.Context, path string) error {
 		}
 		d.mu.Lock()
 		t.spec = sp
+		oldChecks, oldLinks := t.checks, t.links
 		n := t.setConfig(ic, d.log)
+		gone := goneFaults(oldChecks, oldLinks, t.checks, t.links)
 		d.mu.Unlock()
 		if n != nil {
 			t.startNotifier(n)
+		}
+		// A fault whose track the reload removed would otherwise hold the
+		// instance (and its group) in FAULT until a restart.
+		for _, reason := range gone {
+			t.Deliver(ctx, vrrp.FaultChanged{Reason: reason, Active: false})
+			d.groups.ownFault(ic.Name, reason, false)
 		}
 	}
 	d.mu.Lock()
@@ -141,6 +152,23 @@ func (d *Daemon) Reload(ctx context.Context, path string) error {
 	d.log.Info("configuration reloaded", zap.String("config", path),
 		zap.Int("instances_kept", len(keep)), zap.Int("instances_started", len(fresh)))
 	return errors.Join(errs...)
+}
+
+// goneFaults lists the fault reasons that tracks no longer in the new set
+// could hold: a weight-0 check, or a link, that the reload removed.
+func goneFaults(oldChecks []health.Track, oldLinks []string, checks []health.Track, links []string) []string {
+	var gone []string
+	for _, c := range oldChecks {
+		if c.Weight == 0 && !slices.ContainsFunc(checks, func(n health.Track) bool { return n.Check == c.Check && n.Weight == 0 }) {
+			gone = append(gone, "check "+c.Check+" failing")
+		}
+	}
+	for _, l := range oldLinks {
+		if !slices.Contains(links, l) {
+			gone = append(gone, "link "+l+" down")
+		}
+	}
+	return gone
 }
 
 // needsReplacing reports whether a vrrp_instance changed in a way a running

@@ -79,6 +79,7 @@ fuzz: go-check
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./host/kaconf/
 	$(GO) test -run '^$$' -fuzz '^FuzzConvert$$' -fuzztime $(FUZZTIME) ./host/kaimport/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseClaim$$' -fuzztime $(FUZZTIME) ./host/vipguard/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseAdvert$$' -fuzztime $(FUZZTIME) ./host/ndp/
 
 # Regenerates sdk/pluginpb from sdk/proto/checker.proto (protoc from Debian's
 # protobuf-compiler; the Go generators from the module proxy).

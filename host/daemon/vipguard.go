@@ -74,7 +74,7 @@ func (d *Daemon) startGuards(ctx context.Context) {
 	}
 }
 
-// ownedAddrs returns t's IPv4 virtual addresses while it has been master
+// ownedAddrs returns t's virtual addresses while it has been master
 // for at least guardGrace.
 func (d *Daemon) ownedAddrs(t *tracked, now time.Time) []netip.Addr {
 	st := t.Status()
@@ -96,9 +96,7 @@ func (d *Daemon) ownedAddrs(t *tracked, now time.Time) []netip.Addr {
 	defer d.mu.Unlock()
 	var out []netip.Addr
 	for _, p := range t.ic.VirtualIPs {
-		if p.Addr().Is4() {
-			out = append(out, p.Addr())
-		}
+		out = append(out, p.Addr())
 	}
 	return out
 }

@@ -2,8 +2,10 @@
 // addresses while we are master (a duplicate VIP owner: a forgotten static
 // address, a second cluster, kube-vip on the same segment). It listens to
 // ARP on the interface for a sender claiming one of our addresses from
-// another MAC (gratuitous ARP, requests from that address), and probes for
-// the addresses now and then, which a silent owner's kernel answers.
+// another MAC (gratuitous ARP, requests from that address), and to IPv6
+// neighbour advertisements for one of our IPv6 addresses; and it probes for
+// the addresses now and then (ARP probes, duplicate address detection
+// solicitations), which a silent owner's kernel answers.
 package vipguard
 
 import (
@@ -77,6 +79,7 @@ type Guard struct {
 	iface string
 	mac   net.HardwareAddr
 	conn  *packet.Conn
+	conn6 *packet.Conn // neighbour advertisements only
 }
 
 // Open opens an ARP socket on iface.
@@ -92,7 +95,12 @@ func Open(iface string) (*Guard, error) {
 	if err != nil {
 		return nil, fmt.Errorf("watching ARP on %s: %w", iface, err)
 	}
-	return &Guard{iface: iface, mac: ifi.HardwareAddr, conn: conn}, nil
+	conn6, err := listenNA(ifi)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("watching neighbour advertisements on %s: %w", iface, err)
+	}
+	return &Guard{iface: iface, mac: ifi.HardwareAddr, conn: conn, conn6: conn6}, nil
 }
 
 // Interface is the interface watched.
@@ -104,20 +112,29 @@ func (g *Guard) Run(ctx context.Context, report func(Claim)) error {
 	go func() {
 		<-ctx.Done()
 		g.conn.Close()
+		g.conn6.Close()
 	}()
-	buf := make([]byte, 1514)
-	for {
-		n, _, err := g.conn.ReadFrom(buf)
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return nil
+	errs := make(chan error, 2)
+	read := func(c *packet.Conn, what string, parse func([]byte, net.HardwareAddr) (Claim, bool)) {
+		buf := make([]byte, 1514)
+		for {
+			n, _, err := c.ReadFrom(buf)
+			if err != nil {
+				if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+					errs <- nil
+				} else {
+					errs <- fmt.Errorf("reading %s on %s: %w", what, g.iface, err)
+				}
+				return
 			}
-			return fmt.Errorf("reading ARP on %s: %w", g.iface, err)
-		}
-		if c, ok := ParseClaim(buf[:n], g.mac); ok {
-			report(c)
+			if cl, ok := parse(buf[:n], g.mac); ok {
+				report(cl)
+			}
 		}
 	}
+	go read(g.conn6, "neighbour advertisements", ParseAdvertClaim)
+	read(g.conn, "ARP", ParseClaim)
+	return errors.Join(<-errs, <-errs)
 }
 
 // Probe asks who owns each address.
@@ -125,9 +142,15 @@ func (g *Guard) Probe(addrs []netip.Addr) error {
 	var errs []error
 	dst := &packet.Addr{HardwareAddr: ethernet.Broadcast}
 	for _, a := range addrs {
+		if a.Is6() && !a.Is4In6() {
+			if err := g.probe6(a); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
 		f, err := ProbeFrame(g.mac, a)
 		if err != nil {
-			continue // not IPv4: NDP is another story
+			continue
 		}
 		if _, err := g.conn.WriteTo(f, dst); err != nil {
 			errs = append(errs, fmt.Errorf("probing for %s on %s: %w", a, g.iface, err))
@@ -136,5 +159,5 @@ func (g *Guard) Probe(addrs []netip.Addr) error {
 	return errors.Join(errs...)
 }
 
-// Close closes the socket.
-func (g *Guard) Close() error { return g.conn.Close() }
+// Close closes the sockets.
+func (g *Guard) Close() error { return errors.Join(g.conn.Close(), g.conn6.Close()) }

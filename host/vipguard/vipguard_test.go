@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/hasidecar/hasidecar/host/ndp"
 	"github.com/mdlayher/arp"
 	"github.com/mdlayher/ethernet"
 )
@@ -68,4 +69,31 @@ func FuzzParseClaim(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ParseClaim(b, ours)
 	})
+}
+
+func TestParseAdvertClaim(t *testing.T) {
+	own := net.HardwareAddr{2, 0, 0, 0, 0, 1}
+	other := net.HardwareAddr{2, 0, 0, 0, 0, 2}
+	vip := netip.MustParseAddr("2001:db8:51::100")
+	frame := func(mac net.HardwareAddr, target netip.Addr) []byte {
+		f, err := ndp.Frame(mac, target, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	if c, ok := ParseAdvertClaim(frame(other, vip), own); !ok || c.Addr != vip || c.MAC.String() != other.String() {
+		t.Errorf("another MAC's advert: %+v %v", c, ok)
+	}
+	for name, f := range map[string][]byte{
+		"our own":        frame(own, vip),
+		"a virtual MAC":  frame(net.HardwareAddr{0, 0, 0x5e, 0, 2, 51}, vip),
+		"a link-local":   frame(other, netip.MustParseAddr("fe80::1")),
+		"an ARP frame":   {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 2, 0x08, 0x06},
+		"nothing at all": nil,
+	} {
+		if c, ok := ParseAdvertClaim(f, own); ok {
+			t.Errorf("%s taken for a claim: %+v", name, c)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/user"
@@ -336,40 +337,46 @@ func TestConflictsSaidPlainly(t *testing.T) {
 // probes from another MAC; the master must name the MAC at error level,
 // in status and as a conflict.
 func TestDuplicateVIPOwner(t *testing.T) {
-	netlab.RequireRoot(t)
-	t.Parallel()
-	lab := netlab.New(t, 1)
-	n1 := lab.Nodes[0]
-	d := startHasidecar(t, lab, n1, nodeConfig{Priority: 150, Preempt: true})
-	waitSoleHolder(t, lab, n1, 10*time.Second)
-	rogue := lab.Client.MAC(t)
-	claim := vip.Addr().String() + "/32"
-	lab.Client.Run(t, "ip", "addr", "add", claim, "dev", lab.Client.Iface)
-	t.Cleanup(func() { exec.Command("ip", "-n", lab.Client.Name, "addr", "del", claim, "dev", lab.Client.Iface).Run() })
+	for _, v := range []netip.Prefix{vip, vip6} {
+		t.Run(fmt.Sprintf("IPv%d", map[bool]int{true: 4, false: 6}[v.Addr().Is4()]), func(t *testing.T) {
+			netlab.RequireRoot(t)
+			t.Parallel()
+			lab := netlab.New(t, 1)
+			n1 := lab.Nodes[0]
+			d := startHasidecar(t, lab, n1, nodeConfig{Priority: 150, Preempt: true, VIPs: []netip.Prefix{v}})
+			waitSoleHolderOf(t, lab, v.Addr(), n1, 10*time.Second)
+			rogue := lab.Client.MAC(t)
+			claim := netip.PrefixFrom(v.Addr(), v.Addr().BitLen()).String()
+			// nodad: the rogue takes the address at once, as a forgotten
+			// static one would (and answers the master's probes).
+			lab.Client.Run(t, "ip", "addr", "add", claim, "dev", lab.Client.Iface, "nodad")
+			t.Cleanup(func() { exec.Command("ip", "-n", lab.Client.Name, "addr", "del", claim, "dev", lab.Client.Iface).Run() })
 
-	want := fmt.Sprintf("%s (MAC %s) answers for %s while this node is master of VI_1: duplicate VIP owner", vip.Addr(), rogue, vip.Addr())
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		found := false
-		for _, c := range d.status(t).Instances[0].Conflicts {
-			if c.Kind == "duplicate_vip" && c.Active && strings.Contains(c.Message, want) && c.Peer == rogue {
-				found = true
+			want := fmt.Sprintf("%s (MAC %s) answers for %s while this node is master of VI_1: duplicate VIP owner", v.Addr(), rogue, v.Addr())
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				found := false
+				for _, c := range d.status(t).Instances[0].Conflicts {
+					if c.Kind == "duplicate_vip" && c.Active && strings.Contains(c.Message, want) && c.Peer == rogue {
+						found = true
+					}
+				}
+				if found {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no duplicate VIP conflict naming %s: %+v", rogue, d.status(t).Instances[0].Conflicts)
+				}
+				time.Sleep(250 * time.Millisecond)
 			}
-		}
-		if found {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no duplicate VIP conflict naming %s: %+v", rogue, d.status(t).Instances[0].Conflicts)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-	if err := d.proc.WaitLog("ERROR\tconflict: "+want, 5*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	// Being told is all: the master keeps the VIP.
-	if st := d.status(t).Instances[0]; st.State != "MASTER" {
-		t.Fatalf("state %s", st.State)
+			if err := d.proc.WaitLog("ERROR\tconflict: "+want, 5*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			// Being told is all: the master keeps the VIP.
+			if st := d.status(t).Instances[0]; st.State != "MASTER" {
+				t.Fatalf("state %s", st.State)
+			}
+		})
 	}
 }
 

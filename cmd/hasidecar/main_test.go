@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hasidecar/hasidecar/host/control"
+	"github.com/hasidecar/hasidecar/host/status"
 )
 
 func cli(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -130,11 +131,11 @@ func TestCommandLine(t *testing.T) {
 // statusDaemon answers status requests like a running daemon.
 type statusDaemon struct{}
 
-func (statusDaemon) Status() control.Status {
-	return control.Status{NodeName: "n1",
-		Instances: []control.InstanceStatus{{Name: "VI_1", State: "MASTER", Priority: 150, EffectivePriority: 150,
+func (statusDaemon) Status() status.Status {
+	return status.Status{NodeName: "n1",
+		Instances: []status.InstanceStatus{{Name: "VI_1", State: "MASTER", Priority: 150, EffectivePriority: 150,
 			VirtualRouterID: 51, Interface: "eth0", VirtualIPs: []string{"198.51.100.100/24"}, MasterAddress: "198.51.100.1", Transitions: 2}},
-		Checks: []control.CheckStatus{}}
+		Checks: []status.CheckStatus{}}
 }
 func (statusDaemon) Reload(context.Context, string) error { return nil }
 

@@ -7,17 +7,17 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/hasidecar/hasidecar/host/control"
+	"github.com/hasidecar/hasidecar/host/status"
 )
 
-func writeJSON(w io.Writer, st *control.Status) error {
+func writeJSON(w io.Writer, st *status.Status) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(st)
 }
 
 // writeTable prints the status as aligned columns, instances first.
-func writeTable(w io.Writer, st *control.Status) error {
+func writeTable(w io.Writer, st *status.Status) error {
 	fmt.Fprintf(w, "node %s\n\n", st.NodeName)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "INSTANCE\tSTATE\tPRIORITY\tEFFECTIVE\tVRID\tINTERFACE\tVIRTUAL IPS\tMASTER\tTRANSITIONS\tWHY")

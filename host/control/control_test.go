@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"go.uber.org/zap"
+
+	"github.com/hasidecar/hasidecar/host/status"
 )
 
 type fakeDaemon struct {
@@ -18,8 +20,8 @@ type fakeDaemon struct {
 	maintFor string
 }
 
-func (f *fakeDaemon) Status() Status {
-	return Status{NodeName: "n1", Instances: []InstanceStatus{{Name: "VI_1", State: "MASTER"}}}
+func (f *fakeDaemon) Status() status.Status {
+	return status.Status{NodeName: "n1", Instances: []status.InstanceStatus{{Name: "VI_1", State: "MASTER"}}}
 }
 
 func (f *fakeDaemon) Reload(_ context.Context, path string) error {

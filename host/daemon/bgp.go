@@ -12,8 +12,8 @@ import (
 
 	"github.com/hasidecar/hasidecar/host/bgp"
 	"github.com/hasidecar/hasidecar/host/config"
-	"github.com/hasidecar/hasidecar/host/control"
 	"github.com/hasidecar/hasidecar/host/health"
+	"github.com/hasidecar/hasidecar/host/status"
 	"github.com/hasidecar/hasidecar/host/vip"
 	"github.com/hasidecar/hasidecar/host/vrrp"
 )
@@ -266,20 +266,20 @@ func (b *bgpRunner) stop() {
 }
 
 // bgpStatus is the speaker's part of the status; nil without a speaker.
-func (d *Daemon) bgpStatus() *control.BGPStatus {
+func (d *Daemon) bgpStatus() *status.BGPStatus {
 	b := d.bgp.Load()
 	if b == nil {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	st := &control.BGPStatus{Peers: []control.BGPPeerStatus{}, Announced: []string{}}
+	st := &status.BGPStatus{Peers: []status.BGPPeerStatus{}, Announced: []string{}}
 	peers, err := b.speaker.Peers(ctx)
 	if err != nil {
 		b.log.Warn("reading bgp sessions", zap.Error(err))
 	}
 	for _, p := range peers {
-		ps := control.BGPPeerStatus{Name: p.Name, Address: p.Address, ASN: p.ASN, State: p.State,
+		ps := status.BGPPeerStatus{Name: p.Name, Address: p.Address, ASN: p.ASN, State: p.State,
 			Established: p.Established, Advertised: p.Advertised}
 		if !p.Since.IsZero() {
 			ps.UpSince = p.Since.UTC().Format(time.RFC3339)

@@ -14,7 +14,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/hasidecar/hasidecar/host/control"
+	"github.com/hasidecar/hasidecar/host/status"
 	"github.com/hasidecar/hasidecar/host/vrrp"
 )
 
@@ -218,12 +218,12 @@ func (d *Daemon) inMaintenance(name string) bool {
 }
 
 // maintenanceStatus fills in which instances are in maintenance.
-func (d *Daemon) maintenanceStatus(st *control.Status) {
+func (d *Daemon) maintenanceStatus(st *status.Status) {
 	d.maint.mu.Lock()
 	defer d.maint.mu.Unlock()
 	for i := range st.Instances {
 		if e, ok := d.maint.entries[st.Instances[i].Name]; ok {
-			st.Instances[i].Maintenance = &control.MaintenanceStatus{Reason: e.Reason, Since: e.Since}
+			st.Instances[i].Maintenance = &status.MaintenanceStatus{Reason: e.Reason, Since: e.Since}
 		}
 	}
 }

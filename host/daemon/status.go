@@ -2,23 +2,23 @@ package daemon
 
 import (
 	"github.com/hasidecar/hasidecar/host/config"
-	"github.com/hasidecar/hasidecar/host/control"
 	"github.com/hasidecar/hasidecar/host/health"
+	"github.com/hasidecar/hasidecar/host/status"
 )
 
 // Status implements control.Handler.
-func (d *Daemon) Status() control.Status {
+func (d *Daemon) Status() status.Status {
 	d.mu.Lock()
 	node, path := d.cfg.NodeName, d.cfg.Path
 	d.mu.Unlock()
-	st := control.Status{NodeName: node, ConfigPath: path, Instances: []control.InstanceStatus{}, Checks: []control.CheckStatus{}}
+	st := status.Status{NodeName: node, ConfigPath: path, Instances: []status.InstanceStatus{}, Checks: []status.CheckStatus{}}
 	for _, t := range d.current() {
 		is := t.Status()
 		base, checks, _, _ := d.view(t)
 		if d.health != nil && len(checks) > 0 {
 			_, _, moved := health.Effective(base, checks, d.health.Healthy)
 			for _, m := range moved {
-				is.Tracks = append(is.Tracks, control.TrackStatus{Check: m.Check, Weight: m.Weight,
+				is.Tracks = append(is.Tracks, status.TrackStatus{Check: m.Check, Weight: m.Weight,
 					Healthy: m.Healthy, Applied: m.Applied, Fault: m.Fault})
 			}
 		}

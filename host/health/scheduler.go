@@ -8,7 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/hasidecar/hasidecar/host/control"
+	"github.com/hasidecar/hasidecar/host/status"
 	"github.com/hasidecar/hasidecar/host/timegrid"
 	"github.com/hasidecar/hasidecar/sdk"
 )
@@ -113,14 +113,14 @@ func (s *Scheduler) Healthy(name string) (healthy, known bool) {
 }
 
 // Status is a snapshot for `hasidecar status`, in configuration order.
-func (s *Scheduler) Status() []control.CheckStatus {
+func (s *Scheduler) Status() []status.CheckStatus {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]control.CheckStatus, 0, len(s.specs))
+	out := make([]status.CheckStatus, 0, len(s.specs))
 	for _, spec := range s.specs {
 		c := s.checks[spec.Name]
 		healthy, _ := c.h.Healthy()
-		out = append(out, control.CheckStatus{
+		out = append(out, status.CheckStatus{
 			Name:                spec.Name,
 			Plugin:              spec.Plugin,
 			Healthy:             healthy,

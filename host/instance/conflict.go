@@ -9,7 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/hasidecar/hasidecar/host/control"
+	"github.com/hasidecar/hasidecar/host/status"
 	"github.com/hasidecar/hasidecar/host/vrrp/packet"
 )
 
@@ -119,10 +119,10 @@ func (r *Runner) noteConflict(kind, peer, msg string, now time.Time) {
 
 // conflictStatus lists the conflicts seen lately, for status; the caller
 // holds r.mu.
-func (r *Runner) conflictStatusLocked(now time.Time) []control.ConflictStatus {
-	var out []control.ConflictStatus
+func (r *Runner) conflictStatusLocked(now time.Time) []status.ConflictStatus {
+	var out []status.ConflictStatus
 	for _, c := range r.conflicts {
-		out = append(out, control.ConflictStatus{Kind: c.kind, Peer: c.peer, Message: c.msg, Count: c.count,
+		out = append(out, status.ConflictStatus{Kind: c.kind, Peer: c.peer, Message: c.msg, Count: c.count,
 			FirstSeen: c.first, LastSeen: c.last, Active: now.Sub(c.last) < conflictActive})
 	}
 	sort.Slice(out, func(i, j int) bool {

@@ -15,7 +15,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/hasidecar/hasidecar/host/control"
+	"github.com/hasidecar/hasidecar/host/status"
 	"github.com/hasidecar/hasidecar/host/timegrid"
 	"github.com/hasidecar/hasidecar/host/vrrp"
 	"github.com/hasidecar/hasidecar/host/vrrp/packet"
@@ -102,7 +102,7 @@ type Runner struct {
 	mu        sync.Mutex
 	running   bool         // Run has begun: Deliver sends to events
 	pending   []vrrp.Event // delivered before Run
-	status    control.InstanceStatus
+	status    status.InstanceStatus
 	dropped   map[string]uint64
 	conflicts map[string]*conflictRecord // by kind and peer (conflict.go)
 	onChange  func(vrrp.Transition, uint8)

@@ -4,12 +4,12 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/hasidecar/hasidecar/host/control"
+	"github.com/hasidecar/hasidecar/host/status"
 	"github.com/hasidecar/hasidecar/host/vrrp"
 )
 
 // Status is a snapshot for `hasidecar status`.
-func (r *Runner) Status() control.InstanceStatus {
+func (r *Runner) Status() status.InstanceStatus {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st := r.status

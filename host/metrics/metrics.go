@@ -15,12 +15,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/hasidecar/hasidecar/host/control"
+	"github.com/hasidecar/hasidecar/host/status"
 )
 
 // Source is what the exporter reads at every scrape.
 type Source interface {
-	Status() control.Status
+	Status() status.Status
 	// PluginRestarts counts restarts by plugin name.
 	PluginRestarts() map[string]int
 	// CheckFailures counts failed runs by check name since start.

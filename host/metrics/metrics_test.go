@@ -7,17 +7,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hasidecar/hasidecar/host/control"
+	"github.com/hasidecar/hasidecar/host/status"
 )
 
 type fakeDaemon struct{}
 
-func (fakeDaemon) Status() control.Status {
-	return control.Status{
+func (fakeDaemon) Status() status.Status {
+	return status.Status{
 		NodeName: "n1",
-		Instances: []control.InstanceStatus{{Name: "VI_1", State: "MASTER", Priority: 150, EffectivePriority: 90,
+		Instances: []status.InstanceStatus{{Name: "VI_1", State: "MASTER", Priority: 150, EffectivePriority: 90,
 			Transitions: 3, AdvertsSent: 42, AdvertsRecv: 7, Dropped: map[string]uint64{"bad checksum": 5}}},
-		Checks: []control.CheckStatus{{Name: "nginx", Plugin: "httpget", Healthy: false, ConsecutiveFailures: 2}},
+		Checks: []status.CheckStatus{{Name: "nginx", Plugin: "httpget", Healthy: false, ConsecutiveFailures: 2}},
 	}
 }
 func (fakeDaemon) PluginRestarts() map[string]int   { return map[string]int{"httpget": 1} }

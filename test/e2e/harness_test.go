@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hasidecar/hasidecar/host/control"
+	"github.com/hasidecar/hasidecar/host/status"
 	"github.com/hasidecar/hasidecar/internal/netlab"
 )
 
@@ -198,7 +199,7 @@ func keepalivedPeer(t *testing.T, lab *netlab.Lab, n *netlab.Node, c nodeConfig)
 }
 
 // status asks a running daemon for its status over the control socket.
-func (d *daemon) status(t *testing.T) control.Status {
+func (d *daemon) status(t *testing.T) status.Status {
 	t.Helper()
 	st, _, err := timedStatus(d, 2*time.Second)
 	if err != nil {
@@ -228,17 +229,17 @@ func vipHolders(lab *netlab.Lab) ([]*netlab.Node, error) {
 
 // timedStatus asks d for its status and says how long the answer took; a
 // daemon that does not answer within timeout is an error, not a hang.
-func timedStatus(d *daemon, timeout time.Duration) (control.Status, time.Duration, error) {
+func timedStatus(d *daemon, timeout time.Duration) (status.Status, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	start := time.Now()
 	resp, err := control.Call(ctx, d.socket, control.Request{Command: "status"})
 	took := time.Since(start)
 	if err != nil {
-		return control.Status{}, took, err
+		return status.Status{}, took, err
 	}
 	if !resp.OK || resp.Status == nil {
-		return control.Status{}, took, fmt.Errorf("status refused: %+v", resp)
+		return status.Status{}, took, fmt.Errorf("status refused: %+v", resp)
 	}
 	return *resp.Status, took, nil
 }

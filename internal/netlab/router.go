@@ -31,6 +31,18 @@ var (
 	// AnnounceNet holds the prefixes the router accepts from the nodes:
 	// host routes (/32) only, such as 203.0.113.100/32.
 	AnnounceNet = netip.MustParsePrefix("203.0.113.64/26")
+
+	// BehindNet6 is the IPv6 side of BehindNet. It is narrower than a /64
+	// so that AnnounceNet6 lies outside it: the client must send packets for
+	// an announced address to the router, not look for it on its own link.
+	BehindNet6 = netip.MustParsePrefix("2001:db8:52::/120")
+	// BehindRouterAddr6 is the router's IPv6 address on BehindNet6.
+	BehindRouterAddr6 = netip.MustParseAddr("2001:db8:52::1")
+	// BehindClientAddr6 is the client's IPv6 address on BehindNet6.
+	BehindClientAddr6 = netip.MustParseAddr("2001:db8:52::2")
+	// AnnounceNet6 holds the IPv6 prefixes the router accepts from the
+	// nodes: host routes (/128) only, such as 2001:db8:52::100/128.
+	AnnounceNet6 = netip.MustParsePrefix("2001:db8:52::100/120")
 )
 
 const (
@@ -52,21 +64,34 @@ type RouterConfig struct {
 	ASN uint32
 	// PeerASN is the AS of every node (e.g. 65010).
 	PeerASN uint32
-	// Peers are the nodes' addresses on the segment.
+	// Peers are the nodes' addresses on the segment: IPv4 sessions, for
+	// IPv4 routes.
 	Peers []netip.Addr
+	// Peers6 are the nodes' IPv6 addresses on the segment (Node.Addr6):
+	// IPv6 sessions, for IPv6 routes only (none: the router speaks IPv4
+	// only).
+	Peers6 []netip.Addr
 	// Extra is added as is at the end of the "router bgp" block, before its
 	// address family (e.g. " neighbor hasidecar timers 3 9\n").
 	Extra string
 }
 
 // BGPDConfig renders c as bgpd's configuration for a router whose BGP
-// identifier is id: one peer group for the nodes; only host routes from
-// AnnounceNet accepted from them; up to eight equal paths installed (ECMP
-// across the healthy nodes).
+// identifier is id: one peer group for the nodes' IPv4 sessions (IPv4
+// routes) and, with Peers6, one for their IPv6 sessions (IPv6 routes); only
+// host routes from AnnounceNet and AnnounceNet6 accepted from them; up to
+// eight equal paths installed (ECMP across the healthy nodes).
 func (c RouterConfig) BGPDConfig(id netip.Addr) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "frr defaults traditional\nhostname router\n!\n")
 	fmt.Fprintf(&b, "ip prefix-list hasidecar-vips seq 5 permit %s ge 32\n!\n", AnnounceNet)
+	if len(c.Peers6) > 0 {
+		fmt.Fprintf(&b, "ipv6 prefix-list hasidecar-vips6 seq 5 permit %s ge 128\n!\n", AnnounceNet6)
+		// A next hop on the segment's global range, as the nodes send it,
+		// even from a speaker that also sends its link-local one: the
+		// kernel route then names the node's Addr6.
+		b.WriteString("route-map hasidecar6-in permit 10\n set ipv6 next-hop prefer-global\n!\n")
+	}
 	fmt.Fprintf(&b, "router bgp %d\n bgp router-id %s\n", c.ASN, id)
 	// FRR refuses eBGP routes without an explicit policy unless told not to;
 	// the prefix list below is the policy that matters.
@@ -78,11 +103,30 @@ func (c RouterConfig) BGPDConfig(id netip.Addr) string {
 	for _, p := range c.Peers {
 		fmt.Fprintf(&b, " neighbor %s peer-group hasidecar\n", p)
 	}
+	if len(c.Peers6) > 0 {
+		b.WriteString(" neighbor hasidecar6 peer-group\n")
+		fmt.Fprintf(&b, " neighbor hasidecar6 remote-as %d\n", c.PeerASN)
+		for _, p := range c.Peers6 {
+			fmt.Fprintf(&b, " neighbor %s peer-group hasidecar6\n", p)
+		}
+	}
 	b.WriteString(c.Extra)
 	b.WriteString(" !\n address-family ipv4 unicast\n")
 	b.WriteString("  maximum-paths 8\n")
 	b.WriteString("  neighbor hasidecar prefix-list hasidecar-vips in\n")
+	if len(c.Peers6) > 0 {
+		// FRR's traditional defaults activate IPv4 on every session.
+		b.WriteString("  no neighbor hasidecar6 activate\n")
+	}
 	b.WriteString(" exit-address-family\n")
+	if len(c.Peers6) > 0 {
+		b.WriteString(" !\n address-family ipv6 unicast\n")
+		b.WriteString("  maximum-paths 8\n")
+		b.WriteString("  neighbor hasidecar6 activate\n")
+		b.WriteString("  neighbor hasidecar6 prefix-list hasidecar-vips6 in\n")
+		b.WriteString("  neighbor hasidecar6 route-map hasidecar6-in in\n")
+		b.WriteString(" exit-address-family\n")
+	}
 	return b.String()
 }
 
@@ -115,7 +159,8 @@ func (l *Lab) StartRouter(t testing.TB, n *Node, c RouterConfig) *Router {
 	if n.lab != l {
 		t.Fatalf("netlab.StartRouter: node %s is not part of lab %s", n.Name, l.Prefix)
 	}
-	n.Run(t, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1", "net.ipv4.fib_multipath_hash_policy=1")
+	n.Run(t, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1", "net.ipv4.fib_multipath_hash_policy=1",
+		"net.ipv6.conf.all.forwarding=1", "net.ipv6.fib_multipath_hash_policy=1")
 
 	client := &Node{
 		Name:   l.Prefix + behindSuffix,
@@ -130,14 +175,19 @@ func (l *Lab) StartRouter(t testing.TB, n *Node, c RouterConfig) *Router {
 	l.mustIP(t, "-n", n.Name, "link", "add", routerBehindIface, "type", "veth",
 		"peer", "name", client.Iface, "netns", client.Name)
 	l.mustIP(t, "-n", n.Name, "addr", "add", netip.PrefixFrom(BehindRouterAddr, BehindNet.Bits()).String(), "dev", routerBehindIface)
+	l.mustIP(t, "-n", n.Name, "addr", "add", netip.PrefixFrom(BehindRouterAddr6, BehindNet6.Bits()).String(), "dev", routerBehindIface, "nodad")
 	l.mustIP(t, "-n", n.Name, "link", "set", routerBehindIface, "up")
 	l.mustIP(t, "-n", client.Name, "link", "set", "lo", "up")
 	l.mustIP(t, "-n", client.Name, "addr", "add", client.Prefix.String(), "dev", client.Iface)
+	client.Addr6 = BehindClientAddr6
+	l.mustIP(t, "-n", client.Name, "addr", "add", netip.PrefixFrom(BehindClientAddr6, BehindNet6.Bits()).String(), "dev", client.Iface, "nodad")
 	l.mustIP(t, "-n", client.Name, "link", "set", client.Iface, "up")
 	l.mustIP(t, "-n", client.Name, "route", "add", "default", "via", BehindRouterAddr.String())
+	l.mustIP(t, "-n", client.Name, "-6", "route", "add", "default", "via", BehindRouterAddr6.String())
 	for _, o := range l.Nodes {
 		if o != n {
 			l.mustIP(t, "-n", o.Name, "route", "add", BehindNet.String(), "via", n.Addr.String())
+			l.mustIP(t, "-n", o.Name, "-6", "route", "add", BehindNet6.String(), "via", n.Addr6.String())
 		}
 	}
 
@@ -234,7 +284,11 @@ func (r *Router) nexthops(prefix netip.Prefix) ([]netip.Addr, error) {
 	}
 	defer h.Close()
 	dst := &net.IPNet{IP: prefix.Addr().AsSlice(), Mask: net.CIDRMask(prefix.Bits(), prefix.Addr().BitLen())}
-	routes, err := h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Dst: dst}, netlink.RT_FILTER_DST)
+	family := netlink.FAMILY_V4
+	if prefix.Addr().Is6() {
+		family = netlink.FAMILY_V6
+	}
+	routes, err := h.RouteListFiltered(family, &netlink.Route{Dst: dst}, netlink.RT_FILTER_DST)
 	if err != nil {
 		return nil, fmt.Errorf("%s: listing routes to %s: %w", r.Name, prefix, err)
 	}
@@ -281,7 +335,7 @@ func (r *Router) WaitNexthops(t testing.TB, prefix netip.Prefix, want []netip.Ad
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	bgp, _ := r.vtysh("bgpd", "show bgp ipv4 unicast "+prefix.String())
+	bgp, _ := r.vtysh("bgpd", "show bgp "+afi(prefix)+" unicast "+prefix.String())
 	t.Fatalf("after %v the router's route to %s goes via %v, not %v\n%s\nkernel:\n%s", timeout, prefix, got, want, bgp, r.KernelRoute(t, prefix))
 	return 0
 }
@@ -300,7 +354,7 @@ type BGPPath struct {
 // it has none), in bgpd's order.
 func (r *Router) BGPPaths(t testing.TB, prefix netip.Prefix) []BGPPath {
 	t.Helper()
-	out := r.BGPD.Show(t, "show bgp ipv4 unicast "+prefix.String()+" json")
+	out := r.BGPD.Show(t, "show bgp "+afi(prefix)+" unicast "+prefix.String()+" json")
 	var entry struct {
 		Paths []struct {
 			Metric    uint32 `json:"metric"`
@@ -327,10 +381,22 @@ func (r *Router) BGPPaths(t testing.TB, prefix netip.Prefix) []BGPPath {
 	return paths
 }
 
+// afi is bgpd's name of prefix's address family.
+func afi(prefix netip.Prefix) string {
+	if prefix.Addr().Is6() {
+		return "ipv6"
+	}
+	return "ipv4"
+}
+
 // KernelRoute is `ip route show PREFIX` in the router's namespace, for logs.
 func (r *Router) KernelRoute(t testing.TB, prefix netip.Prefix) string {
 	t.Helper()
-	out, err := runIP("-n", r.Name, "route", "show", prefix.String())
+	family := "-4"
+	if prefix.Addr().Is6() {
+		family = "-6"
+	}
+	out, err := runIP("-n", r.Name, family, "route", "show", prefix.String())
 	if err != nil {
 		t.Fatal(err)
 	}

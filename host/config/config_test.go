@@ -514,11 +514,11 @@ func TestLoadMissingFile(t *testing.T) {
 	}
 }
 
-func TestFormatDiagnostics(t *testing.T) {
+func TestWriteDiagnostics(t *testing.T) {
 	src := strings.Replace(instanceWith("notify = \"x\""), "= 51", "= 300", 1)
 	_, diags := ParseWith([]byte(src), "/etc/hasidecar/hasidecar.hcl", testHost)
 	var b bytes.Buffer
-	FormatDiagnostics(&b, nil, diags)
+	WriteDiagnostics(&b, diags)
 	want := `/etc/hasidecar/hasidecar.hcl:2:12: error: notify = "x" is not an absolute path; give the script's full path, for example notify = "/etc/hasidecar/notify.sh"
 /etc/hasidecar/hasidecar.hcl:4:23: error: virtual_router_id = 300 is out of range; use 1 to 255
 `

@@ -46,13 +46,6 @@ func WriteDiagnostics(w io.Writer, diags hcl.Diagnostics) {
 	}
 }
 
-// FormatDiagnostics is WriteDiagnostics with the shape of hcl's own writers.
-// files may be nil: the one-line format carries positions, not source snippets.
-func FormatDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics) {
-	_ = files
-	WriteDiagnostics(w, diags)
-}
-
 // oneLine folds runs of whitespace, including newlines, into single spaces so
 // that one diagnostic is always one line for grep and for the CLI.
 func oneLine(s string) string {

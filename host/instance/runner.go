@@ -400,7 +400,7 @@ func (r *Runner) apply(now time.Time, ev vrrp.Event) (announced bool) {
 				}
 			}
 		case vrrp.Announce:
-			if a.Reason != vrrp.BecameMaster {
+			if a.Kind != vrrp.BecameMaster {
 				r.log.Info("announcing the virtual addresses again", zap.String("reason", a.Reason))
 			}
 			r.announce(a.Reason)

@@ -79,11 +79,21 @@ type RemoveAddresses struct{}
 // Announce sends gratuitous ARP for the virtual addresses so that hosts on
 // the segment move their caches to us.
 type Announce struct {
-	Reason string // why now: BecameMaster, or after a split brain
+	Kind   AnnounceKind
+	Reason string // why now, in words
 }
 
-// BecameMaster is the Reason of the announcement every new master makes.
-const BecameMaster = "on becoming master"
+// AnnounceKind says which announcement an Announce is.
+type AnnounceKind int
+
+// The announcements a master makes.
+const (
+	// BecameMaster is the announcement every new master makes.
+	BecameMaster AnnounceKind = iota
+	// AnnounceAgain repeats it for hosts that another master (a split brain
+	// healing, an old master's farewell) may have taken.
+	AnnounceAgain
+)
 
 // Transition reports a change of state and why it happened, in words an
 // operator can act on.
@@ -138,7 +148,6 @@ func (in *Instance) start(now time.Time) []Action {
 	if in.state != Init {
 		return nil
 	}
-	in.started = now
 	if len(in.faults) > 0 {
 		return in.enterFault(fmt.Sprintf("starting with %s", in.faultList()))
 	}
@@ -328,7 +337,7 @@ func (in *Instance) masterReceived(now time.Time, ad AdvertReceived) []Action {
 			if now.Sub(in.masterSince) < in.MasterDownInterval() {
 				what = "the previous master stepping down"
 			}
-			acts = append(acts, Announce{Reason: fmt.Sprintf("%v also advertised as master (priority %d): %s", ad.From, ad.Priority, what)})
+			acts = append(acts, Announce{Kind: AnnounceAgain, Reason: fmt.Sprintf("%v also advertised as master (priority %d): %s", ad.From, ad.Priority, what)})
 		}
 		return acts
 	}
@@ -390,7 +399,7 @@ func (in *Instance) becomeMaster(now time.Time, why string) []Action {
 	in.lowerSince = time.Time{}
 	t := in.setState(Master, why)
 	in.masterSince = now
-	return []Action{t, AddAddresses{}, in.advertisement(), Announce{Reason: BecameMaster}}
+	return []Action{t, AddAddresses{}, in.advertisement(), Announce{Kind: BecameMaster, Reason: "on becoming master"}}
 }
 
 func (in *Instance) becomeBackup(now time.Time, why string) []Action {

@@ -92,7 +92,6 @@ type Instance struct {
 
 	advertAt     time.Time // MASTER: when the next advertisement is due
 	masterDownAt time.Time // BACKUP: when the master is declared down
-	started      time.Time // when Start was handled, for preempt_delay
 	lowerSince   time.Time // BACKUP: first advert of a lower-priority master seen since the last higher one
 	downReason   string    // BACKUP: why masterDownAt was brought forward, for the transition's reason
 	reannounceAt time.Time // MASTER: earliest re-announcement after a split brain

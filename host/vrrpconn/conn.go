@@ -23,13 +23,14 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/hasidecar/hasidecar/host/vrrp/packet"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 )
 
-// Protocol is the IP protocol number of VRRP.
-const Protocol = 112
+// Protocol is the IP protocol number of VRRP (defined by the codec).
+const Protocol = packet.Protocol
 
 // Wire facts of the IPv4 header, as keepalived 2.2.7 sends them (checked
 // with tcpdump against Debian's keepalived: tos 0xc0, ttl 255, flags none,
@@ -42,8 +43,9 @@ const (
 	TOS = 0xc0
 )
 
-// MulticastGroup is the IPv4 VRRP multicast address (RFC 5798 section 5.1.1.2).
-var MulticastGroup = netip.AddrFrom4([4]byte{224, 0, 0, 18})
+// MulticastGroup is the IPv4 VRRP multicast address (RFC 5798 section
+// 5.1.1.2), as the codec defines it.
+var MulticastGroup = packet.MulticastGroup()
 
 // ErrClosed is returned by Receive and Send once the Conn is closed. It is
 // net.ErrClosed, so errors.Is works with either name.

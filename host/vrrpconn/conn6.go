@@ -7,13 +7,14 @@ import (
 	"net/netip"
 	"unsafe"
 
+	"github.com/hasidecar/hasidecar/host/vrrp/packet"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
 // MulticastGroup6 is the IPv6 VRRP multicast address (RFC 5798 section
 // 5.1.2.2).
-var MulticastGroup6 = netip.AddrFrom16([16]byte{0: 0xff, 1: 0x02, 15: 0x12})
+var MulticastGroup6 = packet.MulticastGroup6()
 
 // HopLimit is the IPv6 hop limit of every advertisement, multicast and
 // unicast (RFC 5798 section 5.1.2.3). keepalived 2.2.7 sends unicast IPv6

@@ -27,6 +27,8 @@ var (
 	// from netlab.AnnounceNet.
 	bgpVIP  = netip.MustParsePrefix("203.0.113.100/32")
 	bgpVIP2 = netip.MustParsePrefix("203.0.113.101/32")
+	// bgpVIP6 is the IPv6 VIP, from netlab.AnnounceNet6.
+	bgpVIP6 = netip.MustParsePrefix("2001:db8:52::100/128")
 )
 
 const (
@@ -46,6 +48,16 @@ type bgpLab struct {
 	webs   []*netlab.Nginx
 	// password, if set, is the nodes' TCP MD5 password for the router.
 	password string
+	// extraPeers are peer blocks added to the nodes' bgp block after tor1
+	// (peer6, for one).
+	extraPeers string
+}
+
+// peer6 is the peer block "tor1-v6": the router's IPv6 address, for the
+// IPv6 routes (tor1, an IPv4 session, carries the IPv4 ones).
+func (b *bgpLab) peer6() string {
+	return fmt.Sprintf("  peer \"tor1-v6\" {\n    address   = %q\n    asn       = %d\n    hold_time = %q\n  }\n",
+		b.router.Addr6, routerASN, bgpHold.String())
 }
 
 // newBGPLab builds a router and n nginx nodes behind it.
@@ -55,11 +67,12 @@ func newBGPLab(t *testing.T, n int) *bgpLab {
 	netlab.RequireNginx(t)
 	lab := netlab.New(t, n+1)
 	b := &bgpLab{lab: lab, nodes: lab.Nodes[1:]}
-	var peers []netip.Addr
+	var peers, peers6 []netip.Addr
 	for _, node := range b.nodes {
 		peers = append(peers, node.Addr)
+		peers6 = append(peers6, node.Addr6)
 	}
-	b.router = lab.StartRouter(t, lab.Nodes[0], netlab.RouterConfig{ASN: routerASN, PeerASN: nodeASN, Peers: peers})
+	b.router = lab.StartRouter(t, lab.Nodes[0], netlab.RouterConfig{ASN: routerASN, PeerASN: nodeASN, Peers: peers, Peers6: peers6})
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("router's bgpd log:\n%s", b.router.BGPD.Log())
@@ -93,9 +106,9 @@ bgp {
     asn       = %d
     hold_time = %q%s
   }
-}
+%s}
 %s
-%s`, d.node.Name, d.socket, nodeASN, d.node.Addr, b.router.Addr, routerASN, bgpHold.String(), password, checks, body)
+%s`, d.node.Name, d.socket, nodeASN, d.node.Addr, b.router.Addr, routerASN, bgpHold.String(), password, b.extraPeers, checks, body)
 }
 
 // startBGPNode runs hasidecar on n with body after the bgp block.
@@ -584,4 +597,93 @@ func TestBGPPassword(t *testing.T) {
 	took := router.WaitNexthops(t, bgpVIP, b.addrs(n), 60*time.Second)
 	t.Logf("route learned %v after the reload with the right password", took)
 	d.waitEstablished(t, 1, 10*time.Second)
+}
+
+// waitPeers polls d's status until ok holds for it.
+func (d *daemon) waitPeers(t *testing.T, what string, timeout time.Duration, ok func(jsonStatus) bool) jsonStatus {
+	t.Helper()
+	var out string
+	for end := time.Now().Add(timeout); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		var st jsonStatus
+		st, out = d.statusJSON(t)
+		if ok(st) {
+			return st
+		}
+	}
+	t.Fatalf("%s: not %s after %v:\n%s", d.node.Name, what, timeout, out)
+	return jsonStatus{}
+}
+
+// TestBGPIPv6AnycastServesThroughTheRouter: dual stack. Each node has two
+// sessions with the router, tor1 (IPv4) and tor1-v6 (IPv6), and one
+// bgp_announce of an IPv4 /32 and an IPv6 /128. The router installs the
+// /128 via both nodes' IPv6 addresses (the speaker's "::" next hop became
+// each session's local address), its client pings the VIP over IPv6
+// through it (nginx in the lab listens on IPv4 only), and when nginx dies on
+// one node both its routes leave the router.
+func TestBGPIPv6AnycastServesThroughTheRouter(t *testing.T) {
+	t.Parallel()
+	b := newBGPLab(t, 2)
+	b.extraPeers = b.peer6()
+	n1, n2 := b.nodes[0], b.nodes[1]
+	var ds []*daemon
+	for _, n := range b.nodes {
+		ds = append(ds, b.startBGPNode(t, n, anycast("anycast", bgpVIP, bgpVIP6)))
+	}
+	took := b.router.WaitNexthops(t, bgpVIP6, []netip.Addr{n1.Addr6, n2.Addr6}, 60*time.Second)
+	t.Logf("router routes %s via both nodes %v after the daemons started:\n%s", bgpVIP6, took, b.router.KernelRoute(t, bgpVIP6))
+	b.router.WaitNexthops(t, bgpVIP, b.addrs(n1, n2), 10*time.Second)
+	for _, n := range b.nodes {
+		if !n.HasAddressOn(t, "lo", bgpVIP6.Addr()) {
+			t.Errorf("%s: %s not bound to lo while announced", n.Name, bgpVIP6.Addr())
+		}
+	}
+	if err := b.router.Client.Ping(bgpVIP6.Addr(), 5*time.Second); err != nil {
+		t.Fatalf("client behind the router cannot reach %s: %v", bgpVIP6.Addr(), err)
+	}
+	paths := b.router.BGPPaths(t, bgpVIP6)
+	if len(paths) != 2 || !paths[0].Multipath || !paths[1].Multipath {
+		t.Errorf("BGP paths to %s: %+v; want two multipaths", bgpVIP6, paths)
+	}
+	for _, p := range paths {
+		if p.Peer != n1.Addr6 && p.Peer != n2.Addr6 {
+			t.Errorf("path to %s from %s: not over a node's IPv6 session", bgpVIP6, p.Peer)
+		}
+	}
+	// Each session carries its own family's route: one prefix each.
+	st := ds[0].waitPeers(t, "established on both sessions with one prefix each", 10*time.Second, func(st jsonStatus) bool {
+		if len(st.BGP.Peers) != 2 {
+			return false
+		}
+		for _, p := range st.BGP.Peers {
+			if !p.Established || p.Advertised != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	if p := st.BGP.Peers[1]; p.Name != "tor1-v6" || p.Address != b.router.Addr6.String() {
+		t.Errorf("status peer %+v; want tor1-v6 at %s", p, b.router.Addr6)
+	}
+	if want := []string{bgpVIP6.String(), bgpVIP.String()}; !slices.Equal(st.BGP.Announced, want) { // sorted as strings
+		t.Errorf("status announced %v; want %v", st.BGP.Announced, want)
+	}
+
+	pinger := b.router.Client.StartPinger(t, bgpVIP6.Addr(), 10*time.Millisecond)
+	start := time.Now()
+	killed := kill(t, b.webs[0])
+	b.router.WaitNexthops(t, bgpVIP6, []netip.Addr{n2.Addr6}, 10*time.Second)
+	took = time.Since(start)
+	b.router.WaitNexthops(t, bgpVIP, b.addrs(n2), 10*time.Second)
+	<-killed
+	t.Logf("route to %s via %s withdrawn %v after nginx was killed there", bgpVIP6, n1.Addr6, took)
+	if took > 3*time.Second {
+		t.Errorf("withdrawal took %v; the check fails within 300 ms", took)
+	}
+	time.Sleep(500 * time.Millisecond)
+	ps := pinger.Stop()
+	t.Logf("client pinging %s every 10 ms meanwhile: %+v", bgpVIP6.Addr(), ps)
+	if err := b.router.Client.Ping(bgpVIP6.Addr(), 5*time.Second); err != nil {
+		t.Errorf("client cannot reach %s via %s: %v", bgpVIP6.Addr(), n2.Name, err)
+	}
 }

@@ -135,7 +135,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 
 	d.mu.Lock()
-	err = d.restartLinkWatchLocked()
+	err = d.restartLinkWatchLocked(false)
 	d.mu.Unlock()
 	if err != nil {
 		cancel()

@@ -145,9 +145,10 @@ func (d *Daemon) applyHealth(ctx context.Context, t *tracked) {
 }
 
 // restartLinkWatchLocked watches the links every runner follows, replacing
-// the previous watcher when the set changed. A new watcher first reports every
-// link's current state, which is harmless for runners that knew it.
-func (d *Daemon) restartLinkWatchLocked() error {
+// the previous watcher when the set changed, or always with force (new
+// runners must hear of a link that is down). A new watcher first reports
+// every link's current state, which is harmless for runners that knew it.
+func (d *Daemon) restartLinkWatchLocked(force bool) error {
 	var names []string
 	for _, t := range d.runners {
 		for _, n := range t.links {
@@ -157,7 +158,7 @@ func (d *Daemon) restartLinkWatchLocked() error {
 		}
 	}
 	slices.Sort(names)
-	if d.linkCancel != nil && slices.Equal(names, d.linkNames) {
+	if !force && d.linkCancel != nil && slices.Equal(names, d.linkNames) {
 		return nil
 	}
 	if d.linkCancel != nil {

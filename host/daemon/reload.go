@@ -131,7 +131,7 @@ func (d *Daemon) Reload(ctx context.Context, path string) error {
 	d.mu.Lock()
 	d.cfg = cfg
 	d.runners = append(keep, fresh...)
-	err := d.restartLinkWatchLocked()
+	err := d.restartLinkWatchLocked(len(fresh) > 0)
 	d.mu.Unlock()
 	if err != nil {
 		errs = append(errs, err)
@@ -142,6 +142,7 @@ func (d *Daemon) Reload(ctx context.Context, path string) error {
 	for _, t := range fresh {
 		d.applyHealth(ctx, t)
 		d.applyMaintenance(ctx, t)
+		d.groups.rejoin(t.ic.Name) // a rebuilt member stands where its group stands
 		d.start(t)
 		d.log.Info("instance added by reload", zap.String("instance", t.ic.Name))
 	}

@@ -38,6 +38,7 @@ type groupEvent struct {
 	reason   string
 	active   bool
 	want     *bool // a held member wants to be master, or no longer
+	rejoin   bool  // the member's instance was rebuilt
 }
 
 // startGroups starts the groups of cfg; deliver hands a member an event.
@@ -71,6 +72,8 @@ func (g *groups) loop(ctx context.Context, deliver func(string, vrrp.Event)) {
 		var cmds []syncgroup.Command
 		var change *syncgroup.Change
 		switch {
+		case ev.rejoin:
+			cmds = g.coord.Rejoin(ev.member)
 		case ev.want != nil:
 			cmds = g.coord.Want(ev.member, *ev.want)
 		case ev.fault:
@@ -129,6 +132,12 @@ func (g *groups) transition(member string, tr vrrp.Transition) {
 // want tells the groups that a held member would be master, or no longer.
 func (g *groups) want(member string, want bool) {
 	g.send(groupEvent{member: member, want: &want})
+}
+
+// rejoin tells the groups that member's instance was rebuilt: it is told
+// where its group stands.
+func (g *groups) rejoin(member string) {
+	g.send(groupEvent{member: member, rejoin: true})
 }
 
 // ownFault tells the groups that one of member's own fault reasons changed.

@@ -122,6 +122,24 @@ func (g *group) updateHolds() []Command {
 	return out
 }
 
+// Rejoin returns what a member whose instance was rebuilt (a reload that
+// replaced it) must be told to stand where its group stands: the group's
+// fault, if raised, and its hold, if the group holds it back.
+func (c *Coordinator) Rejoin(member string) []Command {
+	g := c.byMember[member]
+	if g == nil {
+		return nil
+	}
+	var out []Command
+	if g.faulted {
+		out = append(out, Command{Member: member, Event: vrrp.FaultChanged{Reason: FaultReason(g.spec.Name), Active: true}})
+	}
+	if g.held[member] {
+		out = append(out, Command{Member: member, Event: vrrp.Hold{Reason: HoldReason(g.spec.Name), Active: true}})
+	}
+	return out
+}
+
 // OwnFault records that one of member's own fault reasons was raised or
 // cleared, and returns the group fault to raise or clear on every member.
 func (c *Coordinator) OwnFault(member, reason string, active bool) []Command {

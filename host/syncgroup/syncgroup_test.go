@@ -151,3 +151,23 @@ func TestCoordinator(t *testing.T) {
 		t.Error("GroupOf / Members")
 	}
 }
+
+// TestRejoin: a member rebuilt while its group is in FAULT, or held, is
+// told so; in a quiet group it is told nothing.
+func TestRejoin(t *testing.T) {
+	c := New([]Spec{{Name: "G", Members: []string{"A", "B"}}})
+	if cmds := c.Rejoin("A"); len(cmds) != 0 {
+		t.Fatalf("quiet group: %+v", cmds)
+	}
+	c.OwnFault("B", "link eth1 down", true)
+	cmds := c.Rejoin("A")
+	if len(cmds) != 1 || cmds[0].Member != "A" {
+		t.Fatalf("faulted group: %+v", cmds)
+	}
+	if f, ok := cmds[0].Event.(vrrp.FaultChanged); !ok || !f.Active || f.Reason != FaultReason("G") {
+		t.Fatalf("faulted group: %+v", cmds[0].Event)
+	}
+	if cmds := c.Rejoin("nobody"); cmds != nil {
+		t.Fatalf("not a member: %+v", cmds)
+	}
+}

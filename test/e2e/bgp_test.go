@@ -687,3 +687,100 @@ func TestBGPIPv6AnycastServesThroughTheRouter(t *testing.T) {
 		t.Errorf("client cannot reach %s via %s: %v", bgpVIP6.Addr(), n2.Name, err)
 	}
 }
+
+// routerSessions reads from the router's bgpd how many times its session
+// with peer came up and went down: a session that a reload kept shows the
+// same counts after it, whatever the clock.
+func (b *bgpLab) routerSessions(t *testing.T, peer netip.Addr) (established, dropped int) {
+	t.Helper()
+	out := b.router.BGPD.Show(t, "show bgp neighbors "+peer.String()+" json")
+	var n map[string]struct {
+		Established int `json:"connectionsEstablished"`
+		Dropped     int `json:"connectionsDropped"`
+	}
+	if err := json.Unmarshal([]byte(out), &n); err != nil {
+		t.Fatalf("bgpd's JSON for neighbour %s: %v\n%s", peer, err, out)
+	}
+	s, ok := n[peer.String()]
+	if !ok {
+		t.Fatalf("bgpd knows no neighbour %s:\n%s", peer, out)
+	}
+	return s.Established, s.Dropped
+}
+
+// TestBGPReloadAddsAndRemovesPeers: a reload adds two peers, the router's
+// IPv6 address (a session that comes up and gets the IPv6 route) and an
+// address where nothing answers (a session that stays down), and a second
+// reload removes both; the first session, tor1, is never reset: its
+// up_since and the router's count of its connections stay the same.
+func TestBGPReloadAddsAndRemovesPeers(t *testing.T) {
+	t.Parallel()
+	b := newBGPLab(t, 1)
+	n := b.nodes[0]
+	body := anycast("anycast", bgpVIP, bgpVIP6)
+	d := b.startBGPNode(t, n, body)
+	b.router.WaitNexthops(t, bgpVIP, b.addrs(n), 60*time.Second)
+	before := d.waitEstablished(t, 1, 10*time.Second).BGP.Peers[0]
+	est, drop := b.routerSessions(t, n.Addr)
+	if est != 1 || drop != 0 {
+		t.Fatalf("router saw tor1 come up %d times and drop %d times; want 1 and 0", est, drop)
+	}
+	// A reset would show in up_since only if it came in a later second.
+	time.Sleep(1100 * time.Millisecond)
+
+	silent := netlab.Address(250) // on the segment; nobody has it
+	b.extraPeers = b.peer6() + fmt.Sprintf("  peer \"tor2\" {\n    address = %q\n    asn     = %d\n  }\n", silent, routerASN)
+	b.rewrite(t, d, body)
+	start := time.Now()
+	if code, out := d.reload(t); code != 0 {
+		t.Fatalf("reload: exit %d\n%s", code, out)
+	}
+	took := b.router.WaitNexthops(t, bgpVIP6, []netip.Addr{n.Addr6}, 30*time.Second)
+	t.Logf("router routes %s via the added IPv6 session %v after the reload", bgpVIP6, took)
+	st := d.waitPeers(t, "showing tor1 and tor1-v6 up, tor2 down", 10*time.Second, func(st jsonStatus) bool {
+		up := map[string]bool{}
+		for _, p := range st.BGP.Peers {
+			up[p.Name] = p.Established
+		}
+		return len(st.BGP.Peers) == 3 && up["tor1"] && up["tor1-v6"] && !up["tor2"]
+	})
+	for _, p := range st.BGP.Peers {
+		switch p.Name {
+		case "tor1":
+			if p.UpSince != before.UpSince || p.Advertised != 1 {
+				t.Errorf("tor1 after adding peers: %+v; want up since %s, 1 prefix", p, before.UpSince)
+			}
+		case "tor2":
+			if p.Address != silent.String() || p.UpSince != "" {
+				t.Errorf("tor2 (nobody answers): %+v", p)
+			}
+			t.Logf("tor2, where nobody answers, is %s", p.State)
+		}
+	}
+	t.Logf("reload adding two peers took effect in %v", time.Since(start))
+
+	b.extraPeers = ""
+	b.rewrite(t, d, body)
+	if code, out := d.reload(t); code != 0 {
+		t.Fatalf("reload: exit %d\n%s", code, out)
+	}
+	// The removed IPv6 session is closed: the router drops what it learned
+	// on it at once, not at hold-time expiry.
+	took = b.router.WaitNexthops(t, bgpVIP6, nil, bgpHold/3)
+	t.Logf("router dropped %s %v after the reload removed tor1-v6", bgpVIP6, took)
+	after := d.waitPeers(t, "showing tor1 alone", 10*time.Second, func(st jsonStatus) bool {
+		return len(st.BGP.Peers) == 1 && st.BGP.Peers[0].Established
+	}).BGP.Peers[0]
+	if after.Name != "tor1" || after.UpSince != before.UpSince {
+		t.Errorf("after removing peers: %+v; want tor1 up since %s", after, before.UpSince)
+	}
+	if hops := b.router.Nexthops(t, bgpVIP); len(hops) != 1 {
+		t.Errorf("router lost %s over the reloads", bgpVIP)
+	}
+	if est, drop := b.routerSessions(t, n.Addr); est != 1 || drop != 0 {
+		t.Errorf("router saw tor1 come up %d times and drop %d times over the reloads; want 1 and 0", est, drop)
+	}
+	if est, drop := b.routerSessions(t, n.Addr6); est != 1 || drop != 1 {
+		t.Errorf("router saw tor1-v6 come up %d times and drop %d times; want 1 and 1", est, drop)
+	}
+}

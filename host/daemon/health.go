@@ -45,15 +45,17 @@ func (d *Daemon) configureChecks(ctx context.Context, old []health.CheckSpec, re
 		if ok && p.Plugin == c.Plugin && p.Config == string(c.JSON) {
 			continue
 		}
-		if ok && p.Plugin != c.Plugin {
-			_ = d.plugins.Remove(ctx, p.Plugin, c.Name)
-		}
 		pds, err := d.plugins.Configure(ctx, c.Plugin, c.Name, c.JSON)
 		if err != nil {
 			return fmt.Errorf("check %s: configuring plugin %s: %w", c.Name, c.Plugin, err)
 		}
 		if pds.HasErrors() {
 			return &DiagnosticsError{Diags: checkspec.PluginDiagnostics(c.Config, pds, c.Plugin)}
+		}
+		// Only now that the new plugin took the check: a rejected reload
+		// leaves the old plugin serving it.
+		if ok && p.Plugin != c.Plugin {
+			_ = d.plugins.Remove(ctx, p.Plugin, c.Name)
 		}
 	}
 	for name, p := range prev {

@@ -436,6 +436,11 @@ func TestBGPVanishedNodeDroppedAtHoldTime(t *testing.T) {
 // vrrpBGP is a vrrp_instance announcing its VIP over BGP while master,
 // tracking nginx (weight -60: 150 falls below 100).
 func vrrpBGP(priority, backupMED int) string {
+	return vrrpBGPOf(bgpVIP, priority, backupMED)
+}
+
+// vrrpBGPOf is vrrpBGP with vip as the instance's one virtual IP.
+func vrrpBGPOf(vip netip.Prefix, priority, backupMED int) string {
 	med := ""
 	if backupMED > 0 {
 		med = fmt.Sprintf("  backup_med = %d\n", backupMED)
@@ -451,7 +456,7 @@ func vrrpBGP(priority, backupMED int) string {
   announce          = "bgp"
 %s  track_check "nginx" { weight = -60 }
 }
-`, priority, bgpVIP.String(), med)
+`, priority, vip.String(), med)
 }
 
 // TestBGPVRRPMasterAnnounces: with announce = "bgp" only the VRRP master's
@@ -782,5 +787,52 @@ func TestBGPReloadAddsAndRemovesPeers(t *testing.T) {
 	}
 	if est, drop := b.routerSessions(t, n.Addr6); est != 1 || drop != 1 {
 		t.Errorf("router saw tor1-v6 come up %d times and drop %d times; want 1 and 1", est, drop)
+	}
+}
+
+// TestBGPVRRPMasterAnnouncesIPv6: announce = "bgp" on an instance whose VIP
+// is an IPv6 /128: the master announces it over its IPv6 session, the
+// router routes it via the master's IPv6 address and its client reaches it;
+// after the master's nginx dies, the new master's route replaces it.
+func TestBGPVRRPMasterAnnouncesIPv6(t *testing.T) {
+	t.Parallel()
+	b := newBGPLab(t, 2)
+	b.extraPeers = b.peer6()
+	n1, n2 := b.nodes[0], b.nodes[1]
+	d1 := b.startBGPNode(t, n1, vrrpBGPOf(bgpVIP6, 150, 0))
+	if err := n1.WaitAddress(t, bgpVIP6.Addr(), true, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	b.startBGPNode(t, n2, vrrpBGPOf(bgpVIP6, 100, 0))
+	took := b.router.WaitNexthops(t, bgpVIP6, []netip.Addr{n1.Addr6}, 60*time.Second)
+	t.Logf("router routes %s via the master %s after %v:\n%s", bgpVIP6, n1.Addr6, took, b.router.KernelRoute(t, bgpVIP6))
+	if err := b.router.Client.Ping(bgpVIP6.Addr(), 5*time.Second); err != nil {
+		t.Fatalf("client behind the router cannot reach %s: %v", bgpVIP6.Addr(), err)
+	}
+	st := d1.waitPeers(t, "announcing the VIP on tor1-v6 alone", 10*time.Second, func(st jsonStatus) bool {
+		adv := map[string]int{}
+		for _, p := range st.BGP.Peers {
+			adv[p.Name] = p.Advertised
+		}
+		return len(st.BGP.Peers) == 2 && adv["tor1"] == 0 && adv["tor1-v6"] == 1
+	})
+	if len(st.BGP.Announced) != 1 || st.BGP.Announced[0] != bgpVIP6.String() {
+		t.Errorf("master's status announced %v; want [%s]", st.BGP.Announced, bgpVIP6)
+	}
+	// Settled: still the master alone (the backup announces nothing).
+	time.Sleep(time.Second)
+	b.router.WaitNexthops(t, bgpVIP6, []netip.Addr{n1.Addr6}, time.Second)
+
+	start := time.Now()
+	killed := kill(t, b.webs[0])
+	b.router.WaitNexthops(t, bgpVIP6, []netip.Addr{n2.Addr6}, 10*time.Second)
+	took = time.Since(start)
+	<-killed
+	t.Logf("router routes %s via the new master %s %v after nginx died on the old one", bgpVIP6, n2.Addr6, took)
+	if err := n2.WaitAddress(t, bgpVIP6.Addr(), true, 5*time.Second); err != nil {
+		t.Error(err)
+	}
+	if err := b.router.Client.Ping(bgpVIP6.Addr(), 5*time.Second); err != nil {
+		t.Errorf("client cannot reach %s on the new master: %v", bgpVIP6.Addr(), err)
 	}
 }

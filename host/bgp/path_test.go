@@ -31,3 +31,22 @@ func TestPathOf(t *testing.T) {
 		}
 	}
 }
+
+// TestPeerConfigCarriesItsOwnFamily: an IPv4 session offers IPv4 unicast
+// only and an IPv6 session IPv6 unicast only, so that no route goes out
+// with a next hop of the other family.
+func TestPeerConfigCarriesItsOwnFamily(t *testing.T) {
+	for _, tt := range []struct {
+		addr string
+		afi  api.Family_Afi
+	}{
+		{"198.51.100.1", api.Family_AFI_IP},
+		{"2001:db8:51::1", api.Family_AFI_IP6},
+	} {
+		p := peerConfig(Peer{Name: "tor1", Address: netip.MustParseAddr(tt.addr), ASN: 65000})
+		if len(p.AfiSafis) != 1 || p.AfiSafis[0].Config.Family.Afi != tt.afi ||
+			p.AfiSafis[0].Config.Family.Safi != api.Family_SAFI_UNICAST || !p.AfiSafis[0].Config.Enabled {
+			t.Errorf("peer at %s offers %v; want %v unicast alone", tt.addr, p.AfiSafis, tt.afi)
+		}
+	}
+}

@@ -159,9 +159,13 @@ func peerConfig(p Peer) *api.Peer {
 	if hold <= 0 {
 		hold = 90 * time.Second
 	}
+	// A session carries the routes of its own address family only: GoBGP
+	// makes the next hop of a route the session's local address, and an
+	// IPv4 address for an IPv6 route goes out IPv4-mapped (::ffff:a.b.c.d),
+	// which a router takes as its best path yet cannot install. IPv6 VIPs
+	// need a peer at the router's IPv6 address.
 	families := []*api.AfiSafi{
-		{Config: &api.AfiSafiConfig{Family: family(true), Enabled: true}},
-		{Config: &api.AfiSafiConfig{Family: family(false), Enabled: true}},
+		{Config: &api.AfiSafiConfig{Family: family(p.Address.Unmap().Is4()), Enabled: true}},
 	}
 	return &api.Peer{
 		Conf: &api.PeerConf{

@@ -836,3 +836,33 @@ func TestBGPVRRPMasterAnnouncesIPv6(t *testing.T) {
 		t.Errorf("client cannot reach %s on the new master: %v", bgpVIP6.Addr(), err)
 	}
 }
+
+// TestBGPIPv4SessionCarriesNoIPv6Route: the router offers IPv6 unicast on
+// the node's IPv4 session too; the node does not take it up, so its IPv6
+// VIP is not sent there with an IPv4-mapped next hop (::ffff:198.51.100.2),
+// which bgpd would take as its best path yet could not install. IPv6 VIPs
+// need an IPv6 session (TestBGPIPv6AnycastServesThroughTheRouter).
+func TestBGPIPv4SessionCarriesNoIPv6Route(t *testing.T) {
+	netlab.RequireFRR(t)
+	netlab.RequireNginx(t)
+	t.Parallel()
+	lab := netlab.New(t, 2)
+	n := lab.Nodes[1]
+	router := lab.StartRouter(t, lab.Nodes[0], netlab.RouterConfig{ASN: routerASN, PeerASN: nodeASN, Peers: []netip.Addr{n.Addr},
+		Extra: " address-family ipv6 unicast\n  neighbor hasidecar activate\n exit-address-family\n"})
+	b := &bgpLab{lab: lab, router: router, nodes: []*netlab.Node{n}, webs: []*netlab.Nginx{n.StartNginx(t)}}
+	d := b.startBGPNode(t, n, anycast("anycast", bgpVIP, bgpVIP6))
+	router.WaitNexthops(t, bgpVIP, b.addrs(n), 60*time.Second)
+	d.waitEstablished(t, 1, 10*time.Second)
+	// The UPDATEs of both families follow the session's start at once; 2 s
+	// is a wide margin for one that would come.
+	time.Sleep(2 * time.Second)
+	neighbor := router.BGPD.Show(t, "show bgp neighbors "+n.Addr.String())
+	if !strings.Contains(neighbor, "Address Family IPv6 Unicast: advertised\n") {
+		t.Errorf("the router does not offer IPv6 unicast alone on the IPv4 session:\n%s", neighbor)
+	}
+	if paths := router.BGPPaths(t, bgpVIP6); len(paths) != 0 {
+		t.Errorf("router learned %s over the IPv4 session: %+v\n%s", bgpVIP6, paths,
+			router.BGPD.Show(t, "show bgp ipv6 unicast "+bgpVIP6.String()))
+	}
+}

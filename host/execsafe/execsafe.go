@@ -1,15 +1,15 @@
 // Package execsafe decides whether a program may be run as root: keepalived's
-// enable_script_security, applied by hasidecar to everything it runs (notify
-// scripts, plugin binaries; the script plugin has its own copy, since
-// plugins build on sdk/ alone).
+// enable_script_security (sdk.RootSafe, which the script plugin uses too),
+// applied by hasidecar to everything it runs: notify scripts and plugin
+// binaries.
 package execsafe
 
 import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"syscall"
+
+	"github.com/hasidecar/hasidecar/sdk"
 )
 
 // Check returns an error saying why path must not be run by a root
@@ -26,60 +26,7 @@ func Check(path string) error {
 	return check(path)
 }
 
-func check(path string) error {
-	if !filepath.IsAbs(path) {
-		return fmt.Errorf("%s is not an absolute path", path)
-	}
-	if why := chain(filepath.Clean(path), os.Lstat); why != "" {
-		return fmt.Errorf("refusing to run %s as root: %s", path, why)
-	}
-	real, err := filepath.EvalSymlinks(path)
-	if err != nil {
-		return err
-	}
-	if why := chain(real, os.Stat); why != "" {
-		return fmt.Errorf("refusing to run %s as root: %s", path, why)
-	}
-	return nil
-}
-
-// chain checks path and each directory above it with stat.
-func chain(path string, stat func(string) (os.FileInfo, error)) string {
-	for p := path; ; p = filepath.Dir(p) {
-		st, err := stat(p)
-		if err != nil {
-			return err.Error()
-		}
-		if why := unsafeMode(p, st); why != "" {
-			return why
-		}
-		if p == "/" {
-			return ""
-		}
-	}
-}
-
-// unsafeMode says how a non-root user could change p, or "" when only root
-// can. A symlink's own mode means nothing on Linux: only its owner counts.
-func unsafeMode(p string, st os.FileInfo) string {
-	sys, ok := st.Sys().(*syscall.Stat_t)
-	if !ok {
-		return "cannot read the owner of " + p
-	}
-	if sys.Uid != 0 {
-		return fmt.Sprintf("%s is owned by uid %d, not root (fix: chown root %s)", p, sys.Uid, p)
-	}
-	if st.Mode()&os.ModeSymlink != 0 || (st.IsDir() && st.Mode()&os.ModeSticky != 0) {
-		return ""
-	}
-	switch {
-	case st.Mode()&0o002 != 0:
-		return fmt.Sprintf("%s is writable by everyone (fix: chmod go-w %s)", p, p)
-	case st.Mode()&0o020 != 0:
-		return fmt.Sprintf("%s is writable by its group (gid %d) (fix: chmod g-w %s)", p, sys.Gid, p)
-	}
-	return ""
-}
+func check(path string) error { return sdk.RootSafe(path) }
 
 // Runnable says why the daemon could not run path as a notify script or a
 // plugin: missing, not an executable file, or (as root) unsafe as Check

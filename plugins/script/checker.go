@@ -5,7 +5,6 @@ package script
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -63,9 +62,9 @@ func (checker) New(c sdk.Config) (sdk.Probe, sdk.Diagnostics) {
 		return nil, sdk.Errorf("command", "%s is not executable (chmod 0755 %s)", path, path)
 	}
 	if os.Geteuid() == 0 {
-		if why := insecure(path); why != "" {
+		if err := sdk.RootSafe(path); err != nil {
 			return nil, sdk.Diagnostics{{Severity: sdk.Error, Attribute: "command",
-				Summary: fmt.Sprintf("refusing to run %s as root: %s", path, why),
+				Summary: err.Error(),
 				Detail: "A script that another user can change would run with the plugin's privileges " +
 					"(keepalived's enable_script_security): the script and every directory above it must be " +
 					"owned by root and not writable by group or others (sticky directories such as /tmp excepted)."}}
@@ -105,62 +104,6 @@ func credential(name string) (*syscall.Credential, sdk.Diagnostics) {
 		}
 	}
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: groups}, nil
-}
-
-// insecure says why path may not be run as root, or "" when it may: the
-// file and every directory above it must be owned by root and not writable
-// by group or others, except directories with the sticky bit (such as /tmp),
-// where others cannot replace what root owns. Both the path as written and
-// the path its symlinks lead to are checked: a symlink in a directory a user
-// can write is as easy to swap as the script itself.
-func insecure(path string) string {
-	if why := insecureChain(filepath.Clean(path), os.Lstat); why != "" {
-		return why
-	}
-	real, err := filepath.EvalSymlinks(path)
-	if err != nil {
-		return err.Error()
-	}
-	return insecureChain(real, os.Stat)
-}
-
-// insecureChain checks path and each directory above it with stat.
-func insecureChain(path string, stat func(string) (os.FileInfo, error)) string {
-	for p := path; ; p = filepath.Dir(p) {
-		st, err := stat(p)
-		if err != nil {
-			return err.Error()
-		}
-		if why := unsafeMode(p, st); why != "" {
-			return why
-		}
-		if p == "/" {
-			return ""
-		}
-	}
-}
-
-// unsafeMode says why a non-root user could change the file or directory p,
-// or "" when only root can. Symlinks' own modes mean nothing on Linux, so only
-// their owner counts.
-func unsafeMode(p string, st os.FileInfo) string {
-	sys, ok := st.Sys().(*syscall.Stat_t)
-	if !ok {
-		return "cannot read the owner of " + p
-	}
-	if sys.Uid != 0 {
-		return fmt.Sprintf("%s is owned by uid %d, not root (fix: chown root %s)", p, sys.Uid, p)
-	}
-	if st.Mode()&os.ModeSymlink != 0 || (st.IsDir() && st.Mode()&os.ModeSticky != 0) {
-		return ""
-	}
-	switch {
-	case st.Mode()&0o002 != 0:
-		return fmt.Sprintf("%s is writable by everyone (fix: chmod go-w %s)", p, p)
-	case st.Mode()&0o020 != 0:
-		return fmt.Sprintf("%s is writable by its group (gid %d) (fix: chmod go-w %s)", p, sys.Gid, p)
-	}
-	return ""
 }
 
 // drainWait bounds how long output is read after the script and its

@@ -140,6 +140,7 @@ func (s *Speaker) SetPeers(ctx context.Context, peers []Peer) error {
 			errs = append(errs, fmt.Errorf("bgp: removing peer %s: %w", name, err))
 		}
 		delete(s.peers, name)
+		delete(s.up, old.Address.String())
 	}
 	for name, p := range want {
 		if _, ok := s.peers[name]; ok {

@@ -47,6 +47,9 @@ func desiredRoutes(instances []vrrpAnnouncer, anycast []anycastAnnouncer) map[ne
 			continue
 		}
 		for _, v := range in.vips {
+			if v.Addr().IsLinkLocalUnicast() {
+				continue // meaningless beyond the link: never a route
+			}
 			add(hostRoute(v), med)
 		}
 	}

@@ -22,6 +22,8 @@ func TestDesiredRoutes(t *testing.T) {
 		{"master announces host routes", []vrrpAnnouncer{{state: vrrp.Master, vips: vip}}, nil,
 			[]bgp.Route{r("198.51.100.100/32", 0), r("2001:db8:51::100/128", 0)}},
 		{"backup withdraws", []vrrpAnnouncer{{state: vrrp.Backup, vips: vip}}, nil, nil},
+		{"a link-local VIP is never announced", []vrrpAnnouncer{{state: vrrp.Master, vips: []netip.Prefix{netip.MustParsePrefix("fe80::100/64"), vip[1]}}}, nil,
+			[]bgp.Route{r("2001:db8:51::100/128", 0)}},
 		{"backup with a MED stays a fallback", []vrrpAnnouncer{{state: vrrp.Backup, vips: vip[:1], backupMED: 100, fit: true}}, nil,
 			[]bgp.Route{r("198.51.100.100/32", 100)}},
 		{"a backup whose checks fail is no fallback", []vrrpAnnouncer{{state: vrrp.Backup, vips: vip[:1], backupMED: 100}}, nil, nil},

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -223,14 +224,12 @@ func (d *Daemon) reloadBGP(ctx context.Context, old, next *config.Config) error 
 	if next.BGP.ASN != b.cfg.ASN || next.BGP.RouterID != b.cfg.RouterID || next.BGP.BindInterface != b.cfg.BindInterface {
 		d.log.Warn("bgp asn, router_id or bind_interface changed; it takes effect at the next restart")
 	}
-	if err := b.speaker.SetPeers(ctx, peersOf(next.BGP)); err != nil {
-		return err
-	}
-	if err := b.bind(next.BGPAnnounces); err != nil {
-		return err
-	}
+	// Bound and announced whatever the peers said: a peer that could not be
+	// set must not leave a new prefix announced but unbound.
+	errPeers := b.speaker.SetPeers(ctx, peersOf(next.BGP))
+	errBind := b.bind(next.BGPAnnounces)
 	d.kickBGP()
-	return nil
+	return errors.Join(errPeers, errBind)
 }
 
 // stopBGP withdraws every announcement and closes the sessions, so that

@@ -215,32 +215,17 @@ func Open(ctx context.Context, opts Options) (*Conn, error) {
 func (c *Conn) configure(bindTo netip.Addr) error {
 	name := c.iface.Name
 	fd := c.fd
-	set := func(what string, level, opt, value int) error {
-		if err := unix.SetsockoptInt(fd, level, opt, value); err != nil {
-			return fmt.Errorf("%s on VRRP socket of %s: %w", what, name, err)
-		}
-		return nil
+	if err := c.bindToDevice(); err != nil {
+		return err
 	}
-	if err := unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, name); err != nil {
-		return fmt.Errorf("binding VRRP socket to device %s: %w", name, err)
-	}
-	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, receiveBuffer) != nil {
-		if err := set("setting receive buffer", unix.SOL_SOCKET, unix.SO_RCVBUF, receiveBuffer); err != nil {
-			return err
-		}
-	}
-	for _, o := range []struct {
-		what       string
-		opt, value int
-	}{
+	err := c.setOptions(unix.IPPROTO_IP, []sockopt{
 		{"clearing IP_MULTICAST_ALL", unix.IP_MULTICAST_ALL, 0},
 		{"setting IP_HDRINCL", unix.IP_HDRINCL, 1},
 		{"setting TOS", unix.IP_TOS, TOS},
 		{"asking for the arrival interface", unix.IP_PKTINFO, 1},
-	} {
-		if err := set(o.what, unix.IPPROTO_IP, o.opt, o.value); err != nil {
-			return err
-		}
+	})
+	if err != nil {
+		return err
 	}
 	if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: bindTo.As4()}); err != nil {
 		return fmt.Errorf("opening VRRP socket on %s bound to %s: %w", name, bindTo, err)
@@ -252,15 +237,45 @@ func (c *Conn) configure(bindTo netip.Addr) error {
 	if err := unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_IF, mreq); err != nil {
 		return fmt.Errorf("setting multicast interface %s: %w", name, err)
 	}
-	if err := set("setting multicast TTL", unix.IPPROTO_IP, unix.IP_MULTICAST_TTL, TTL); err != nil {
-		return err
-	}
-	if err := set("turning multicast loopback off", unix.IPPROTO_IP, unix.IP_MULTICAST_LOOP, 0); err != nil {
+	err = c.setOptions(unix.IPPROTO_IP, []sockopt{
+		{"setting multicast TTL", unix.IP_MULTICAST_TTL, TTL},
+		{"turning multicast loopback off", unix.IP_MULTICAST_LOOP, 0},
+	})
+	if err != nil {
 		return err
 	}
 	mreq.Multiaddr = MulticastGroup.As4()
 	if err := unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_ADD_MEMBERSHIP, mreq); err != nil {
 		return fmt.Errorf("joining %s on %s: %w", MulticastGroup, name, err)
+	}
+	return nil
+}
+
+// sockopt is one integer socket option, with what setting it does for the
+// error message.
+type sockopt struct {
+	what       string
+	opt, value int
+}
+
+// setOptions sets opts at level on the socket.
+func (c *Conn) setOptions(level int, opts []sockopt) error {
+	for _, o := range opts {
+		if err := unix.SetsockoptInt(c.fd, level, o.opt, o.value); err != nil {
+			return fmt.Errorf("%s on VRRP socket of %s: %w", o.what, c.iface.Name, err)
+		}
+	}
+	return nil
+}
+
+// bindToDevice ties the socket to its interface and sizes its receive
+// buffer, as both families start.
+func (c *Conn) bindToDevice() error {
+	if err := unix.SetsockoptString(c.fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, c.iface.Name); err != nil {
+		return fmt.Errorf("binding VRRP socket to device %s: %w", c.iface.Name, err)
+	}
+	if unix.SetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, receiveBuffer) != nil {
+		return c.setOptions(unix.SOL_SOCKET, []sockopt{{"setting receive buffer", unix.SO_RCVBUF, receiveBuffer}})
 	}
 	return nil
 }

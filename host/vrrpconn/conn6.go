@@ -61,24 +61,10 @@ func (c *Conn) open6(source netip.Addr, multicast bool) error {
 func (c *Conn) configure6(multicast bool) error {
 	name := c.iface.Name
 	fd := c.fd
-	set := func(what string, level, opt, value int) error {
-		if err := unix.SetsockoptInt(fd, level, opt, value); err != nil {
-			return fmt.Errorf("%s on VRRP socket of %s: %w", what, name, err)
-		}
-		return nil
+	if err := c.bindToDevice(); err != nil {
+		return err
 	}
-	if err := unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, name); err != nil {
-		return fmt.Errorf("binding VRRP socket to device %s: %w", name, err)
-	}
-	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, receiveBuffer) != nil {
-		if err := set("setting receive buffer", unix.SOL_SOCKET, unix.SO_RCVBUF, receiveBuffer); err != nil {
-			return err
-		}
-	}
-	for _, o := range []struct {
-		what       string
-		opt, value int
-	}{
+	err := c.setOptions(unix.IPPROTO_IPV6, []sockopt{
 		{"clearing IPV6_MULTICAST_ALL", unix.IPV6_MULTICAST_ALL, 0},
 		{"setting the traffic class", unix.IPV6_TCLASS, TOS},
 		{"setting the unicast hop limit", unix.IPV6_UNICAST_HOPS, HopLimit},
@@ -86,10 +72,9 @@ func (c *Conn) configure6(multicast bool) error {
 		{"turning multicast loopback off", unix.IPV6_MULTICAST_LOOP, 0},
 		{"asking for the destination and interface", unix.IPV6_RECVPKTINFO, 1},
 		{"asking for the hop limit", unix.IPV6_RECVHOPLIMIT, 1},
-	} {
-		if err := set(o.what, unix.IPPROTO_IPV6, o.opt, o.value); err != nil {
-			return err
-		}
+	})
+	if err != nil {
+		return err
 	}
 	// Bound to the group in multicast mode and to our own address in
 	// unicast mode, as for IPv4: each mode then sees only its own traffic.
@@ -107,7 +92,7 @@ func (c *Conn) configure6(multicast bool) error {
 	if !multicast {
 		return nil
 	}
-	if err := set("setting multicast interface", unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_IF, c.iface.Index); err != nil {
+	if err := c.setOptions(unix.IPPROTO_IPV6, []sockopt{{"setting multicast interface", unix.IPV6_MULTICAST_IF, c.iface.Index}}); err != nil {
 		return err
 	}
 	mreq := &unix.IPv6Mreq{Multiaddr: MulticastGroup6.As16(), Interface: uint32(c.iface.Index)}

@@ -88,21 +88,7 @@ func (c *converter) emitInstance(b *strings.Builder, in *instance) {
 	if in.authPass != "" {
 		attr("auth_pass", hclString(in.authPass))
 	}
-	if len(in.notify) > 0 {
-		attr("notify", hclString(in.notify[0]))
-	}
-	for _, st := range []string{"master", "backup", "fault", "stop"} {
-		if argv, ok := in.notifyState[st]; ok {
-			attr("notify_"+st, hclList(argv))
-		}
-	}
-	for _, tc := range in.trackChecks {
-		fmt.Fprintf(b, "  track_check %s { weight = %d } # %s\n", hclString(tc.check), tc.weight, tc.pos)
-	}
-	for _, name := range in.trackIfaces {
-		fmt.Fprintf(b, "  track_interface %s {}\n", hclString(name))
-	}
-	b.WriteString("}\n")
+	emitNotifyAndTracks(b, attr, in.notify, in.notifyState, in.trackChecks, in.trackIfaces)
 }
 
 // hclString quotes s as an HCL string literal: escapes, and no template
@@ -162,18 +148,25 @@ func emitGroup(b *strings.Builder, g *group) {
 	fmt.Fprintf(b, "sync_group %s {\n", hclString(g.name))
 	attr := func(k, v string) { fmt.Fprintf(b, "  %-13s = %s\n", k, v) }
 	attr("instances", hclList(g.emitted))
-	if len(g.notify) > 0 {
-		attr("notify", hclString(g.notify[0]))
+	emitNotifyAndTracks(b, attr, g.notify, g.notifyState, g.trackChecks, g.trackIfaces)
+}
+
+// emitNotifyAndTracks ends an instance's or a group's block: its notify
+// scripts and what it tracks, which both kinds of block take alike.
+func emitNotifyAndTracks(b *strings.Builder, attr func(k, v string), notify []string, notifyState map[string][]string,
+	checks []trackCheck, ifaces []string) {
+	if len(notify) > 0 {
+		attr("notify", hclString(notify[0]))
 	}
 	for _, st := range []string{"master", "backup", "fault", "stop"} {
-		if argv, ok := g.notifyState[st]; ok {
+		if argv, ok := notifyState[st]; ok {
 			attr("notify_"+st, hclList(argv))
 		}
 	}
-	for _, tc := range g.trackChecks {
+	for _, tc := range checks {
 		fmt.Fprintf(b, "  track_check %s { weight = %d } # %s\n", hclString(tc.check), tc.weight, tc.pos)
 	}
-	for _, name := range g.trackIfaces {
+	for _, name := range ifaces {
 		fmt.Fprintf(b, "  track_interface %s {}\n", hclString(name))
 	}
 	b.WriteString("}\n")

@@ -157,7 +157,8 @@ func (d *Daemon) applyBGP(ctx context.Context, b *bgpRunner) {
 		anycast = append(anycast, anycastAnnouncer{prefixes: a.Prefixes, healthy: d.allHealthy(tracks)})
 	}
 	want := desiredRoutes(instances, anycast)
-	for _, p := range b.speaker.Announced() {
+	announced := b.speaker.Announced()
+	for _, p := range announced {
 		if _, ok := want[p]; !ok {
 			if err := b.speaker.Withdraw(ctx, p); err != nil {
 				b.log.Error("withdrawing", zap.Stringer("prefix", p), zap.Error(err))
@@ -167,7 +168,7 @@ func (d *Daemon) applyBGP(ctx context.Context, b *bgpRunner) {
 		}
 	}
 	for _, r := range want {
-		was := slices.Contains(b.speaker.Announced(), r.Prefix)
+		was := slices.Contains(announced, r.Prefix)
 		if err := b.speaker.Announce(ctx, r); err != nil {
 			b.log.Error("announcing", zap.Stringer("prefix", r.Prefix), zap.Error(err))
 		} else if !was {

@@ -16,7 +16,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hasidecar/hasidecar/host/status"
-	"github.com/hasidecar/hasidecar/host/timegrid"
 	"github.com/hasidecar/hasidecar/host/vrrp"
 	"github.com/hasidecar/hasidecar/host/vrrp/packet"
 	"github.com/hasidecar/hasidecar/host/vrrpconn"
@@ -77,6 +76,7 @@ type Runner struct {
 	conn  Conn
 	addrs Addresses
 	garp  Announcer
+	clock clock
 
 	fsm    *vrrp.Instance
 	expect atomic.Pointer[packet.Expectation] // written by the loop, read by the receiver
@@ -88,14 +88,6 @@ type Runner struct {
 	// seen is what the last snapshot showed; most events (an advert
 	// received or sent) change none of it, and skip the snapshot.
 	seen snapshotKey
-
-	// repeat is the advert whose copies only restart the master-down
-	// timer (see vrrp.Instance.OnlyRestartsTimer): the receiver leaves
-	// such a copy in deferred instead of waking the loop, which takes it in
-	// before its next event or deadline. Both are set by the receiver and
-	// the loop; the loop alone sets repeat.
-	repeat   atomic.Pointer[repeatable]
-	deferred atomic.Pointer[deferredAdvert]
 
 	sent, recv atomic.Uint64
 
@@ -111,6 +103,12 @@ type Runner struct {
 
 // New prepares a runner; nothing touches the network until Run.
 func New(spec Spec, conn Conn, addrs Addresses, garp Announcer, log *zap.Logger) (*Runner, error) {
+	return newRunner(spec, conn, addrs, garp, log, realClock{})
+}
+
+// newRunner is New with the clock the loop reads (a test's own in unit
+// tests).
+func newRunner(spec Spec, conn Conn, addrs Addresses, garp Announcer, log *zap.Logger, clk clock) (*Runner, error) {
 	fsm, err := vrrp.New(fsmConfig(spec, conn.Source()))
 	if err != nil {
 		return nil, fmt.Errorf("instance %s: %w", spec.Name, err)
@@ -125,6 +123,7 @@ func New(spec Spec, conn Conn, addrs Addresses, garp Announcer, log *zap.Logger)
 		conn:    conn,
 		addrs:   addrs,
 		garp:    garp,
+		clock:   clk,
 		fsm:     fsm,
 		vips:    vips,
 		events:  make(chan vrrp.Event, 16),
@@ -227,16 +226,19 @@ func (r *Runner) Run(ctx context.Context) error {
 	recvCtx, stopRecv := context.WithCancel(ctx)
 	defer stopRecv()
 	w, _ := r.conn.(watcher)
+	times := newTimetable(r.fsm, w) // when to wake, and the deferred copies
+	defer times.stop()
 	if h, ok := r.conn.(interface{ Handle(func(vrrpconn.Packet)) }); ok {
 		// A shared socket's reader validates our packets itself and passes
 		// them on without waiting: a full queue drops, as a socket would.
 		h.Handle(func(pkt vrrpconn.Packet) {
-			if r.deferRepeat(pkt, w) {
+			if times.deferCopy(pkt) {
+				r.recv.Add(1)
 				return
 			}
 			if ad, ok := r.validate(pkt); ok {
 				select {
-				case adverts <- received{ad, pkt, r.deferred.Swap(nil)}:
+				case adverts <- received{ad, pkt, times.takeDeferred()}:
 				default:
 					r.countDrop("receive queue full")
 				}
@@ -248,33 +250,20 @@ func (r *Runner) Run(ctx context.Context) error {
 	if p, ok := r.conn.(pacer); ok {
 		p.Paced(r.spec.AdvertInterval)
 	}
-	down := make(chan struct{}, 1) // the reader says the master-down deadline passed
-	if w != nil {
-		w.OnExpiry(func() {
-			select {
-			case down <- struct{}{}:
-			default:
-			}
-		})
-		defer w.Unwatch()
-	}
-
-	timer := time.NewTimer(time.Hour)
+	timer := r.clock.NewTimer(time.Hour)
 	defer timer.Stop()
-	var garpAt time.Time // when the second gratuitous ARP burst is due
 
 	stepAt := func(now time.Time, ev vrrp.Event) {
 		if r.apply(now, ev) {
-			garpAt = now.Add(garpSecondBurst)
+			times.announced(now)
 		}
 	}
-	var last *repeatable // the last advert handled, while it may repeat
 	takeAdvert := func(rc received) {
 		if rc.prior != nil {
 			stepAt(rc.prior.at, rc.prior.ad)
 		}
-		stepAt(time.Now(), rc.ad)
-		last = &repeatable{src: rc.pkt.Src, dst: rc.pkt.Dst, ttl: rc.pkt.TTL, payload: string(rc.pkt.Payload), ad: rc.ad}
+		stepAt(r.clock.Now(), rc.ad)
+		times.handled(rc.pkt, rc.ad)
 	}
 	// catchUp takes in, in the order they arrived, the adverts queued and
 	// then the deferred copy that came after them, before any other event.
@@ -286,13 +275,15 @@ func (r *Runner) Run(ctx context.Context) error {
 				continue
 			default:
 			}
-			r.takeDeferred(stepAt)
+			if d := times.takeDeferred(); d != nil {
+				stepAt(d.at, d.ad)
+			}
 			return
 		}
 	}
 	step := func(ev vrrp.Event) {
 		catchUp()
-		stepAt(time.Now(), ev)
+		stepAt(r.clock.Now(), ev)
 	}
 	// Events delivered before Run (the first health results, a link that is
 	// already down) apply before Start, so the instance starts where it
@@ -314,18 +305,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	step(vrrp.Start{})
 	for {
-		next := r.fsm.NextDeadline()
-		if !garpAt.IsZero() && (next.IsZero() || garpAt.Before(next)) {
-			next = garpAt
-		}
-		if p := r.repeat.Load(); p != nil && w != nil && r.fsm.State() == vrrp.Backup && !next.IsZero() {
-			next = next.Add(backstop * p.downAfter) // the reader keeps the real deadline
-		}
 		wait := time.Hour
-		if !next.IsZero() {
-			// On the grid the deadlines of all instances share, so that
-			// those due together wake the process once (see timegrid).
-			wait = time.Until(timegrid.Align(next, timegrid.Step(r.fsm.AdvertInterval())))
+		if at := times.next(); !at.IsZero() {
+			wait = at.Sub(r.clock.Now())
 		}
 		timer.Reset(max(wait, 0))
 
@@ -347,25 +329,19 @@ func (r *Runner) Run(ctx context.Context) error {
 			close(reply)
 		case call := <-r.calls:
 			// A reconfiguration may change what a copy means.
-			r.repeat.Store(nil)
-			catchUp()
-			last = nil
+			times.withdraw(catchUp)
 			call()
-		case <-down:
+		case <-times.expired():
 			catchUp()
 			step(vrrp.Tick{})
-		case <-timer.C:
+		case <-timer.C():
 			catchUp()
-			if !garpAt.IsZero() && !time.Now().Before(garpAt) {
-				garpAt = time.Time{}
-				if r.fsm.State() == vrrp.Master {
-					r.announce("second burst")
-				}
+			if times.secondGARPDue(r.clock.Now()) {
+				r.announce("second burst")
 			}
 			step(vrrp.Tick{})
 		}
-		var withdrawn bool
-		if last, withdrawn = r.offerRepeat(last, w); withdrawn {
+		if times.offer() {
 			// A copy deferred just before the withdrawal is taken in
 			// now; the receiver sends later ones the ordinary way.
 			catchUp()

@@ -429,3 +429,46 @@ func TestRunnerBackstop(t *testing.T) {
 	h.advanceTo(deadline.Add(backstop*testDown + 10*time.Millisecond))
 	h.wantState("MASTER")
 }
+
+// A reconfiguration may change what a copy means: copies of an advert
+// taken in before it are checked again, not deferred.
+func TestRunnerReconfigureStopsDeferringOlderCopies(t *testing.T) {
+	clk := &fakeClock{now: t0}
+	shared := &fakeShared{fakeConn: newFakeConn(t, clk)}
+	h := start(t, testSpec(), clk, shared)
+	handle := func(at time.Time) {
+		h.advanceTo(at)
+		(*shared.handler.Load())(peerAdvert(t, 200, at))
+	}
+	n := h.turns()
+	handle(t0.Add(time.Second))
+	h.settle(n)
+	handle(t0.Add(2 * time.Second))
+	if got := h.r.Status().AdvertsRecv; got != 2 {
+		t.Fatalf("%d adverts received before the reconfiguration, want 2", got)
+	}
+
+	// Another virtual address: the master's adverts no longer match ours.
+	spec := testSpec()
+	spec.VirtualIPs = []netip.Prefix{netip.MustParsePrefix("198.51.100.101/24")}
+	if err := h.r.Reconfigure(context.Background(), spec); err != nil {
+		t.Fatal(err)
+	}
+	if !shared.watched().IsZero() {
+		t.Fatal("the reader still watches a deadline set by copies from before the reconfiguration")
+	}
+	n = h.turns()
+	handle(t0.Add(3 * time.Second))
+	if got := h.r.Status().AdvertsRecv; got != 2 {
+		t.Fatalf("a copy from before the reconfiguration was taken as received (%d adverts)", got)
+	}
+	if h.turns() != n {
+		t.Fatal("a dropped advert woke the loop")
+	}
+	// The copy deferred at 2 s was taken in before the reconfiguration:
+	// with nothing valid since, the master is down 3.6 s after it.
+	h.advanceTo(t0.Add(2*time.Second + testDown - 10*time.Millisecond))
+	h.wantState("BACKUP")
+	h.advanceTo(t0.Add(2*time.Second + testDown + 10*time.Millisecond))
+	h.wantState("MASTER")
+}

@@ -451,9 +451,11 @@ func TestRunnerReconfigureStopsDeferringOlderCopies(t *testing.T) {
 	// Another virtual address: the master's adverts no longer match ours.
 	spec := testSpec()
 	spec.VirtualIPs = []netip.Prefix{netip.MustParsePrefix("198.51.100.101/24")}
+	n = h.turns()
 	if err := h.r.Reconfigure(context.Background(), spec); err != nil {
 		t.Fatal(err)
 	}
+	h.settle(n) // Reconfigure returns before the loop ends its turn
 	if !shared.watched().IsZero() {
 		t.Fatal("the reader still watches a deadline set by copies from before the reconfiguration")
 	}

@@ -299,7 +299,7 @@ func (a *fakeAnnouncer) count() int {
 	return len(a.times)
 }
 
-// burst returns when the i-th packet went out and what it announced.
+// packet returns when the i-th gratuitous ARP went out and what it announced.
 func (a *fakeAnnouncer) packet(i int) (time.Time, []netip.Addr) {
 	a.mu.Lock()
 	defer a.mu.Unlock()

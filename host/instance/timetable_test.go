@@ -20,15 +20,13 @@ var (
 
 // fakeWatcher stands for the shared socket's reader (vrrpconn.Endpoint).
 type fakeWatcher struct {
-	expiry   func()
-	until    time.Time // the deadline watched; zero: none
-	unwatch  int
-	watching int
+	expiry  func()
+	until   time.Time // the deadline watched; zero: none
+	unwatch int
 }
 
 func (w *fakeWatcher) OnExpiry(f func()) { w.expiry = f }
 func (w *fakeWatcher) WatchUntil(at time.Time) {
-	w.watching++
 	if w.until.IsZero() || at.After(w.until) {
 		w.until = at // as the reader: only later
 	}

@@ -1,10 +1,14 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"sync"
 
+	"github.com/hasidecar/hasidecar/host/status"
 	"github.com/hasidecar/hasidecar/host/vrrpconn"
 )
 
@@ -39,4 +43,25 @@ func (s *sharedSockets) join(ctx context.Context, opts vrrpconn.Options, vrid ui
 	dm := vrrpconn.NewDemux(conn)
 	s.open[opts] = dm
 	return dm.Join(vrid)
+}
+
+// status describes the open sockets, with their drops, sorted by interface
+// and source.
+func (s *sharedSockets) status() []status.SocketStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []status.SocketStatus
+	for opts, dm := range s.open {
+		if dm.Closed() {
+			continue
+		}
+		c := dm.Conn()
+		out = append(out, status.SocketStatus{Interface: c.Interface(), Source: c.Source().String(),
+			Multicast: opts.Multicast, Dropped: c.Drops().NonZero()})
+	}
+	slices.SortFunc(out, func(a, b status.SocketStatus) int {
+		return cmp.Or(cmp.Compare(a.Interface, b.Interface), cmp.Compare(a.Source, b.Source),
+			cmp.Compare(fmt.Sprint(a.Multicast), fmt.Sprint(b.Multicast)))
+	})
+	return out
 }

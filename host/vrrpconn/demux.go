@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hasidecar/hasidecar/host/drops"
 )
 
 // endpointQueue is how many packets an endpoint holds for an instance that
@@ -248,7 +250,7 @@ func (d *Demux) dispatch(pkt Packet) {
 		select {
 		case e.queue <- pkt:
 		default:
-			e.overflow.Add(1)
+			e.dropped.Add(drops.QueueFull)
 		}
 	}
 }
@@ -262,7 +264,7 @@ type Endpoint struct {
 	queue    chan Packet
 	left     chan struct{}
 	once     sync.Once
-	overflow atomic.Uint64
+	dropped  drops.Counter // the instance's (see Drops)
 	handler  atomic.Pointer[func(Packet)]
 	expiry   atomic.Pointer[func()]
 	deadline atomic.Int64 // nanoseconds since the demux's base; 0: none
@@ -352,10 +354,6 @@ func (e *Endpoint) Receive() (Packet, error) {
 		return Packet{}, ErrClosed
 	}
 }
-
-// Overflows counts packets dropped because the instance did not read them in
-// time (its queue of 32 was full).
-func (e *Endpoint) Overflows() uint64 { return e.overflow.Load() }
 
 // Close leaves the shared socket, unblocking a pending Receive; the last
 // endpoint to leave closes the socket. Calling it again does nothing.

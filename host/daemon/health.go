@@ -12,7 +12,6 @@ import (
 	"github.com/hasidecar/hasidecar/host/checkspec"
 	"github.com/hasidecar/hasidecar/host/config"
 	"github.com/hasidecar/hasidecar/host/health"
-	"github.com/hasidecar/hasidecar/host/linkwatch"
 	"github.com/hasidecar/hasidecar/host/plugin"
 	"github.com/hasidecar/hasidecar/host/systemd"
 	"github.com/hasidecar/hasidecar/host/vrrp"
@@ -155,7 +154,7 @@ func (d *Daemon) restartLinkWatchLocked(force bool) error {
 		return nil
 	}
 	ctx, cancel := context.WithCancel(d.ctx)
-	events, err := linkwatch.Watch(ctx, names, d.log)
+	events, err := d.host.watchLinks(ctx, names, d.log)
 	if err != nil {
 		cancel()
 		return fmt.Errorf("watching links %v: %w", names, err)

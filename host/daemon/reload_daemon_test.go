@@ -69,6 +69,7 @@ func (h *fakeHost) opsSince(n int) []string {
 	return slices.Clone(h.ops[n:])
 }
 
+// conn returns the last socket opened for the instance called name.
 func (h *fakeHost) conn(name string) *fakeConn {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -90,17 +91,22 @@ type fakeAnnouncer struct{}
 type fakeConn struct {
 	src    netip.Addr
 	mu     sync.Mutex
-	sent   [][]byte
+	sent   []sentAdvert
 	once   sync.Once
 	closed chan struct{}
 }
 
 func (c *fakeConn) Source() netip.Addr { return c.src }
 
-func (c *fakeConn) Send(b []byte, _ netip.Addr) error {
+type sentAdvert struct {
+	payload []byte
+	dst     netip.Addr
+}
+
+func (c *fakeConn) Send(b []byte, dst netip.Addr) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.sent = append(c.sent, slices.Clone(b))
+	c.sent = append(c.sent, sentAdvert{slices.Clone(b), dst})
 	return nil
 }
 
@@ -130,7 +136,8 @@ func (c *fakeConn) lastPriority(t *testing.T) int {
 	if len(c.sent) == 0 {
 		return -1
 	}
-	ad, err := packet.Unmarshal(c.sent[len(c.sent)-1], c.src, packet.MulticastGroup())
+	last := c.sent[len(c.sent)-1]
+	ad, err := packet.Unmarshal(last.payload, c.src, last.dst)
 	if err != nil {
 		t.Fatalf("the instance sent a bad advert: %v", err)
 	}
@@ -138,8 +145,8 @@ func (c *fakeConn) lastPriority(t *testing.T) int {
 }
 
 // writeConfig writes a configuration with the instances given as
-// (name, VRID, interface, VIPs).
-func writeConfig(t *testing.T, path string, dir string, instances ...[4]string) {
+// (name, VRID, interface, VIPs, more HCL).
+func writeConfig(t *testing.T, path string, dir string, instances ...[5]string) {
 	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "control { socket = %q }\nstate_dir = %q\nplugin_dir = %q\n", filepath.Join(dir, "hasidecar.sock"), dir, dir)
@@ -150,8 +157,8 @@ func writeConfig(t *testing.T, path string, dir string, instances ...[4]string) 
   priority          = 100
   advert_interval   = "100ms"
   virtual_ips       = [%s]
-}
-`, in[0], in[2], in[1], in[3])
+%s}
+`, in[0], in[2], in[1], in[3], in[4])
 	}
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
@@ -203,8 +210,8 @@ func TestReloadDrivesInstances(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "hasidecar.hcl")
 	writeConfig(t, path, dir,
-		[4]string{"VI_1", "51", "fake0", `"198.51.100.100/24", "198.51.100.101/24"`},
-		[4]string{"VI_2", "52", "fake0", `"198.51.100.102/24"`})
+		[5]string{"VI_1", "51", "fake0", `"198.51.100.100/24", "198.51.100.101/24"`},
+		[5]string{"VI_2", "52", "fake0", `"198.51.100.102/24"`})
 	cfg, diags := config.Load(path)
 	if diags.HasErrors() {
 		t.Fatal(diags)
@@ -237,8 +244,8 @@ func TestReloadDrivesInstances(t *testing.T) {
 
 	// VI_1 keeps .100, drops .101, gains .103; VI_2 goes; VI_3 comes.
 	writeConfig(t, path, dir,
-		[4]string{"VI_1", "51", "fake0", `"198.51.100.100/24", "198.51.100.103/24"`},
-		[4]string{"VI_3", "53", "fake0", `"198.51.100.104/24"`})
+		[5]string{"VI_1", "51", "fake0", `"198.51.100.100/24", "198.51.100.103/24"`},
+		[5]string{"VI_3", "53", "fake0", `"198.51.100.104/24"`})
 	if err := d.Reload(context.Background(), path); err != nil {
 		t.Fatalf("Reload: %v", err)
 	}
@@ -272,10 +279,10 @@ func TestReloadDrivesInstances(t *testing.T) {
 	// and the other new instance's socket is closed again.
 	mark = len(host.opsSince(0))
 	writeConfig(t, path, dir,
-		[4]string{"VI_1", "51", "fake0", `"198.51.100.100/24"`},
-		[4]string{"VI_3", "53", "fake0", `"198.51.100.104/24"`},
-		[4]string{"VI_4", "54", "fake0", `"198.51.100.105/24"`},
-		[4]string{"VI_5", "55", "missing0", `"198.51.100.106/24"`})
+		[5]string{"VI_1", "51", "fake0", `"198.51.100.100/24"`},
+		[5]string{"VI_3", "53", "fake0", `"198.51.100.104/24"`},
+		[5]string{"VI_4", "54", "fake0", `"198.51.100.105/24"`},
+		[5]string{"VI_5", "55", "missing0", `"198.51.100.106/24"`})
 	err := d.Reload(context.Background(), path)
 	if err == nil || !strings.Contains(err.Error(), "reload rejected, nothing changed") || !strings.Contains(err.Error(), "missing0") {
 		t.Fatalf("Reload = %v, want it rejected for missing0", err)
@@ -294,5 +301,25 @@ func TestReloadDrivesInstances(t *testing.T) {
 	if in, _ := instanceNamed(st, "VI_1"); in.State != "MASTER" || in.Transitions != before.Transitions ||
 		!slices.Equal(in.VirtualIPs, []string{"198.51.100.100/24", "198.51.100.103/24"}) {
 		t.Errorf("the rejected reload changed VI_1: %+v", in)
+	}
+
+	// Unicast instead of multicast replaces VI_3: the old one resigns and closes
+	// its socket, the new one opens another and wins again.
+	old3 := host.conn("VI_3")
+	writeConfig(t, path, dir,
+		[5]string{"VI_1", "51", "fake0", `"198.51.100.100/24", "198.51.100.103/24"`},
+		[5]string{"VI_3", "53", "fake0", `"198.51.100.104/24"`, "  unicast_peers = [\"198.51.100.2\"]\n"})
+	if err := d.Reload(context.Background(), path); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	if !old3.isClosed() || old3.lastPriority(t) != 0 {
+		t.Errorf("replaced VI_3: old socket closed %v, last priority %d", old3.isClosed(), old3.lastPriority(t))
+	}
+	if host.conn("VI_3") == old3 {
+		t.Fatal("VI_3 was not given a new socket")
+	}
+	waitMaster(t, d, "VI_1", "VI_3")
+	if in, _ := instanceNamed(d.Status(), "VI_1"); in.Transitions != before.Transitions {
+		t.Errorf("replacing VI_3 moved VI_1: %+v", in)
 	}
 }

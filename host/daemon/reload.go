@@ -64,7 +64,9 @@ func (d *Daemon) Reload(ctx context.Context, path string) error {
 	err := d.carryOut(ctx, plan, current, resolved, old, cfg)
 	if !errors.Is(err, errRejected) {
 		d.log.Info("configuration reloaded", zap.String("config", path),
-			zap.Int("instances_kept", len(plan.kept)), zap.Int("instances_started", len(plan.started)))
+			zap.Int("instances_kept", len(plan.kept)), zap.Int("instances_started", len(plan.started)),
+			zap.Strings("checks_added", plan.checks.added), zap.Strings("checks_changed", plan.checks.changed),
+			zap.Strings("checks_removed", plan.checks.removed))
 	}
 	return err
 }

@@ -74,16 +74,6 @@ func (r *Runner) validate(pkt vrrpconn.Packet) (vrrp.AdvertReceived, bool) {
 	return vrrp.AdvertReceived{From: pkt.Src, Priority: ad.Priority, Interval: ad.Interval}, true
 }
 
-// dropsOf returns the counter the instance counts its drops in: its
-// shared socket endpoint's, where the socket's reader counts what the
-// instance's queue had no room for, or one of its own.
-func dropsOf(conn Conn) *drops.Counter {
-	if c, ok := conn.(interface{ Drops() *drops.Counter }); ok {
-		return c.Drops()
-	}
-	return new(drops.Counter)
-}
-
 func (r *Runner) drop(reason packet.Reason, pkt vrrpconn.Packet, err error) {
 	n := r.dropped.Add(drops.Of(reason))
 	if reason == packet.ReasonVRIDMismatch {

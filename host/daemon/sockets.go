@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"sync"
 
@@ -60,8 +59,14 @@ func (s *sharedSockets) status() []status.SocketStatus {
 			Multicast: opts.Multicast, Dropped: c.Drops().NonZero()})
 	}
 	slices.SortFunc(out, func(a, b status.SocketStatus) int {
-		return cmp.Or(cmp.Compare(a.Interface, b.Interface), cmp.Compare(a.Source, b.Source),
-			cmp.Compare(fmt.Sprint(a.Multicast), fmt.Sprint(b.Multicast)))
+		// Multicast first: the usual socket, then unicast ones.
+		if c := cmp.Or(cmp.Compare(a.Interface, b.Interface), cmp.Compare(a.Source, b.Source)); c != 0 || a.Multicast == b.Multicast {
+			return c
+		}
+		if a.Multicast {
+			return -1
+		}
+		return 1
 	})
 	return out
 }

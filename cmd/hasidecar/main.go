@@ -13,12 +13,14 @@ import (
 	"os/signal"
 	"runtime"
 	"syscall"
+	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/hasidecar/hasidecar/host/config"
 	"github.com/hasidecar/hasidecar/host/daemon"
 	"github.com/hasidecar/hasidecar/host/logging"
+	"github.com/hasidecar/hasidecar/internal/exepages"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -164,6 +166,10 @@ func load(path string, stderr io.Writer) (*config.Config, error) {
 	return cfg, nil
 }
 
+// daemonSettled is when a started daemon gives back the executable pages
+// that only starting needed.
+const daemonSettled = 10 * time.Second
+
 func cmdRun(args []string, stderr io.Writer) error {
 	fs := newFlags("run", stderr)
 	path := fs.String("config", defaultConfig, "configuration file")
@@ -194,6 +200,16 @@ func cmdRun(args []string, stderr io.Writer) error {
 			}
 		}
 	}()
+	// Once the daemon has started, the executable pages only starting
+	// needed are given back (package exepages).
+	settled := time.AfterFunc(daemonSettled, func() {
+		if n, err := exepages.Release(); err != nil {
+			log.Debug("giving back start-up pages", zap.Error(err))
+		} else {
+			log.Debug("gave back start-up pages", zap.Int64("bytes", n))
+		}
+	})
+	defer settled.Stop()
 	err = d.Run(ctx)
 	var de *daemon.DiagnosticsError
 	if errors.As(err, &de) {

@@ -129,10 +129,25 @@ func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("hasidecar "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage of %s:\n", fs.Name())
+		h := commandHelp[name]
+		fmt.Fprintf(fs.Output(), "Usage: %s %s\n\n%s\n\nFlags:\n", fs.Name(), h.synopsis, h.what)
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// commandHelp is what each command's --help says above its flags.
+var commandHelp = map[string]struct{ synopsis, what string }{
+	"run": {"[--config FILE]",
+		"Runs the daemon in the foreground (systemd starts it so). SIGHUP reloads the file,\nSIGTERM resigns every master with priority 0 and removes the VIPs."},
+	"validate": {"[--config FILE]...",
+		"Checks a configuration without touching the network; exits 1 with file:line:col\ndiagnostics if it is invalid. With several --config, checks the nodes' files as\none cluster: settings that must agree, equal priorities, unicast peers that\nmiss a node, and check weights that would not move the VIPs."},
+	"status": {"[--config FILE | --socket PATH] [--json]",
+		"Shows the running daemon's instances, checks and BGP sessions, read from its\ncontrol socket (works while the configuration file is broken)."},
+	"reload": {"[--config FILE | --socket PATH]",
+		"Asks the running daemon to reload the file it was started with; an invalid\nfile changes nothing and its diagnostics are printed here."},
+	"genhash": {"--url URL [--host NAME] [--insecure]",
+		"Prints the MD5 digest of a page's body, for httpget's digest setting."},
 }
 
 // errHelp is --help: the usage was printed and the exit status is 0.

@@ -207,6 +207,7 @@ func waitMaster(t *testing.T, d *Daemon, list ...string) {
 // resigns a removed instance and starts a new one; a reload whose new
 // instance cannot have a socket changes nothing.
 func TestReloadDrivesInstances(t *testing.T) {
+	t.Setenv("NOTIFY_SOCKET", "") // not the systemd of a test run under it
 	dir := t.TempDir()
 	path := filepath.Join(dir, "hasidecar.hcl")
 	writeConfig(t, path, dir,

@@ -90,8 +90,17 @@ func All() []Reason {
 }
 
 // SocketReasons are the reasons a socket's reader counts, before it knows
-// which instance a packet is for.
-func SocketReasons() []Reason { return []Reason{OwnSource, OtherInterface, BadIPHeader} }
+// which instance a packet is for: what is not ours to look at, and the
+// validation reason of a packet that no instance on the socket serves (its
+// VRID is another router's, or it does not decode), counted once there
+// rather than once per instance.
+func SocketReasons() []Reason {
+	out := []Reason{OwnSource, OtherInterface, BadIPHeader}
+	for _, r := range packet.DecodeReasons() {
+		out = append(out, Of(r))
+	}
+	return append(out, Of(packet.ReasonVRIDMismatch))
+}
 
 // InstanceReasons are the reasons an instance counts: its own packets
 // looped back, its full queue, and every validation reason.

@@ -39,10 +39,3 @@ func (c *Conn) Drops() *drops.Counter { return &c.dropped }
 // reader counts in it the packets its full queue had no room for, and the
 // instance everything else it drops.
 func (e *Endpoint) Drops() *drops.Counter { return &e.dropped }
-
-// Closed reports whether the last endpoint left and the socket is closed.
-func (d *Demux) Closed() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.closed
-}

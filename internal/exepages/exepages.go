@@ -12,6 +12,7 @@ package exepages
 import (
 	"bufio"
 	"bytes"
+	"debug/elf"
 	"fmt"
 	"os"
 	"strconv"
@@ -25,16 +26,22 @@ type mapping struct {
 	perms      string
 	path       string
 	rss, anon  int64 // kB
+	swap       int64 // kB
 }
 
 // Release drops the calling process's mappings of its executable's
 // read-only segments (code and constant data) and returns how many bytes
-// were resident in them. A segment holding anonymous pages (relocated data
-// of a position-independent build, written before it was made read-only) is
-// left alone: dropping it would lose what was written.
+// were resident in them. Only a fixed-address executable (ELF ET_EXEC, as
+// `make build` links it) is released: a position-independent one has
+// relocated data in a read-only segment, written at load, which dropping
+// would lose. A segment holding anonymous or swapped pages is left alone for
+// the same reason.
 func Release() (int64, error) {
 	exe, err := os.Readlink("/proc/self/exe")
 	if err != nil {
+		return 0, err
+	}
+	if fixed, err := fixedAddress("/proc/self/exe"); err != nil || !fixed {
 		return 0, err
 	}
 	smaps, err := os.ReadFile("/proc/self/smaps")
@@ -62,7 +69,7 @@ func Release() (int64, error) {
 func releasable(maps []mapping, exe string) []mapping {
 	var out []mapping
 	for _, m := range maps {
-		if m.path != exe || len(m.perms) != 4 || m.perms[0] != 'r' || m.perms[1] != '-' || m.perms[3] != 'p' || m.anon != 0 {
+		if m.path != exe || len(m.perms) != 4 || m.perms[0] != 'r' || m.perms[1] != '-' || m.perms[3] != 'p' || m.anon != 0 || m.swap != 0 {
 			continue
 		}
 		out = append(out, m)
@@ -95,6 +102,8 @@ func parseSmaps(b []byte) ([]mapping, error) {
 				out[len(out)-1].rss = n
 			case "Anonymous":
 				out[len(out)-1].anon = n
+			case "Swap":
+				out[len(out)-1].swap = n
 			}
 			continue
 		}
@@ -118,4 +127,15 @@ func parseSmaps(b []byte) ([]mapping, error) {
 		out = append(out, m)
 	}
 	return out, s.Err()
+}
+
+// fixedAddress reports whether the ELF file at path is a fixed-address
+// executable (e_type ET_EXEC), not a position-independent one.
+func fixedAddress(path string) (bool, error) {
+	f, err := elf.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	return f.Type == elf.ET_EXEC, nil
 }

@@ -13,12 +13,14 @@ import (
 	"os/signal"
 	"runtime"
 	"syscall"
+	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/hasidecar/hasidecar/host/config"
 	"github.com/hasidecar/hasidecar/host/daemon"
 	"github.com/hasidecar/hasidecar/host/logging"
+	"github.com/hasidecar/hasidecar/internal/exepages"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -127,10 +129,25 @@ func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("hasidecar "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage of %s:\n", fs.Name())
+		h := commandHelp[name]
+		fmt.Fprintf(fs.Output(), "Usage: %s %s\n\n%s\n\nFlags:\n", fs.Name(), h.synopsis, h.what)
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// commandHelp is what each command's --help says above its flags.
+var commandHelp = map[string]struct{ synopsis, what string }{
+	"run": {"[--config FILE]",
+		"Runs the daemon in the foreground (systemd starts it so). SIGHUP reloads the file,\nSIGTERM resigns every master with priority 0 and removes the VIPs."},
+	"validate": {"[--config FILE]...",
+		"Checks a configuration without touching the network; exits 1 with file:line:col\ndiagnostics if it is invalid. With several --config, checks the nodes' files as\none cluster: settings that must agree, equal priorities, unicast peers that\nmiss a node, and check weights that would not move the VIPs."},
+	"status": {"[--config FILE | --socket PATH] [--json]",
+		"Shows the running daemon's instances, checks and BGP sessions, read from its\ncontrol socket (works while the configuration file is broken)."},
+	"reload": {"[--config FILE | --socket PATH]",
+		"Asks the running daemon to reload the file it was started with; an invalid\nfile changes nothing and its diagnostics are printed here."},
+	"genhash": {"--url URL [--host NAME] [--insecure]",
+		"Prints the MD5 digest of a page's body, for httpget's digest setting."},
 }
 
 // errHelp is --help: the usage was printed and the exit status is 0.
@@ -164,6 +181,10 @@ func load(path string, stderr io.Writer) (*config.Config, error) {
 	return cfg, nil
 }
 
+// daemonSettled is when a started daemon gives back the executable pages
+// that only starting needed.
+const daemonSettled = 10 * time.Second
+
 func cmdRun(args []string, stderr io.Writer) error {
 	fs := newFlags("run", stderr)
 	path := fs.String("config", defaultConfig, "configuration file")
@@ -194,6 +215,16 @@ func cmdRun(args []string, stderr io.Writer) error {
 			}
 		}
 	}()
+	// Once the daemon has started, the executable pages only starting
+	// needed are given back (package exepages).
+	settled := time.AfterFunc(daemonSettled, func() {
+		if n, err := exepages.Release(); err != nil {
+			log.Debug("giving back start-up pages", zap.Error(err))
+		} else {
+			log.Debug("gave back start-up pages", zap.Int64("bytes", n))
+		}
+	})
+	defer settled.Stop()
 	err = d.Run(ctx)
 	var de *daemon.DiagnosticsError
 	if errors.As(err, &de) {

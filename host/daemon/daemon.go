@@ -41,6 +41,7 @@ type Daemon struct {
 	started  atomic.Bool // Run has started everything; reloads may apply
 
 	sockets sharedSockets // one VRRP socket per interface and mode
+	host    hostNet       // opens sockets, addresses and link watches (hostnet.go)
 	groups  *groups       // the sync groups; nil without any
 	maint   maintStore    // instances in maintenance (maintenance.go)
 	guards  guardSet      // duplicate VIP detection (vipguard.go)
@@ -71,6 +72,7 @@ func New(cfg *config.Config, log *zap.Logger) *Daemon {
 	d := &Daemon{cfg: cfg, log: log, errs: make(chan error, 16)}
 	d.plugins = plugin.NewManager(plugin.Options{Dir: cfg.PluginDir, Log: log, Pins: cfg.PluginPins})
 	d.metrics = metrics.New(d)
+	d.host = realHost{sockets: &d.sockets}
 	return d
 }
 

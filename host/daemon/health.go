@@ -12,7 +12,6 @@ import (
 	"github.com/hasidecar/hasidecar/host/checkspec"
 	"github.com/hasidecar/hasidecar/host/config"
 	"github.com/hasidecar/hasidecar/host/health"
-	"github.com/hasidecar/hasidecar/host/linkwatch"
 	"github.com/hasidecar/hasidecar/host/plugin"
 	"github.com/hasidecar/hasidecar/host/systemd"
 	"github.com/hasidecar/hasidecar/host/vrrp"
@@ -31,20 +30,12 @@ func checkSpecs(resolved []checkspec.Resolved) []health.CheckSpec {
 	return specs
 }
 
-// configureChecks hands the plugins every check whose configuration is new or
-// changed, and tells them to forget the ones that went.
-func (d *Daemon) configureChecks(ctx context.Context, old []health.CheckSpec, resolved []checkspec.Resolved) error {
-	prev := map[string]health.CheckSpec{}
-	for _, s := range old {
-		prev[s.Name] = s
-	}
-	next := map[string]bool{}
-	for _, c := range resolved {
-		next[c.Name] = true
-		p, ok := prev[c.Name]
-		if ok && p.Plugin == c.Plugin && p.Config == string(c.JSON) {
-			continue
-		}
+// configureChecks carries out a plan's checks: it hands the plugins every
+// check whose configuration is new or changed, tells them to forget the
+// ones that went, and stops the plugins no check uses any more.
+func (d *Daemon) configureChecks(ctx context.Context, p checkPlan, resolved []checkspec.Resolved) error {
+	for _, step := range p.configure {
+		c := step.check
 		pds, err := d.plugins.Configure(ctx, c.Plugin, c.Name, c.JSON)
 		if err != nil {
 			return fmt.Errorf("check %s: configuring plugin %s: %w", c.Name, c.Plugin, err)
@@ -54,25 +45,16 @@ func (d *Daemon) configureChecks(ctx context.Context, old []health.CheckSpec, re
 		}
 		// Only now that the new plugin took the check: a rejected reload
 		// leaves the old plugin serving it.
-		if ok && p.Plugin != c.Plugin {
-			_ = d.plugins.Remove(ctx, p.Plugin, c.Name)
+		if step.movedFrom != "" {
+			_ = d.plugins.Remove(ctx, step.movedFrom, c.Name)
 		}
 	}
-	for name, p := range prev {
-		if !next[name] {
-			_ = d.plugins.Remove(ctx, p.Plugin, name)
-		}
+	for _, gone := range p.forget {
+		_ = d.plugins.Remove(ctx, gone.plugin, gone.name)
 	}
-	// Plugins no check uses any more are stopped.
-	used := map[string]bool{}
-	for _, c := range resolved {
-		used[c.Plugin] = true
-	}
-	for _, name := range d.plugins.Running() {
-		if !used[name] {
-			d.log.Info("stopping plugin no check uses", zap.String("plugin", name))
-			d.plugins.Stop(name)
-		}
+	for _, name := range unusedPlugins(d.plugins.Running(), resolved) {
+		d.log.Info("stopping plugin no check uses", zap.String("plugin", name))
+		d.plugins.Stop(name)
 	}
 	return nil
 }
@@ -86,7 +68,7 @@ func (d *Daemon) startChecks(ctx context.Context) error {
 	if diags.HasErrors() {
 		return &DiagnosticsError{Diags: diags}
 	}
-	if err := d.configureChecks(ctx, nil, resolved); err != nil {
+	if err := d.configureChecks(ctx, planChecks(nil, resolved), resolved); err != nil {
 		return err
 	}
 	specs := checkSpecs(resolved)
@@ -172,7 +154,7 @@ func (d *Daemon) restartLinkWatchLocked(force bool) error {
 		return nil
 	}
 	ctx, cancel := context.WithCancel(d.ctx)
-	events, err := linkwatch.Watch(ctx, names, d.log)
+	events, err := d.host.watchLinks(ctx, names, d.log)
 	if err != nil {
 		cancel()
 		return fmt.Errorf("watching links %v: %w", names, err)

@@ -20,7 +20,7 @@ import (
 //
 // With use_vmac it makes the instance's macvlan first: the socket is on it,
 // and holdOn, where the addresses go and are announced from, names it.
-func (d *Daemon) joinSocket(ctx context.Context, ic config.Instance) (conn instance.Conn, holdOn, fault string, err error) {
+func (h realHost) joinSocket(ctx context.Context, ic config.Instance) (conn instance.Conn, holdOn, fault string, err error) {
 	opts := vrrpconn.Options{
 		Interface: ic.Interface,
 		Source:    ic.UnicastSource,
@@ -47,7 +47,7 @@ func (d *Daemon) joinSocket(ctx context.Context, ic config.Instance) (conn insta
 			opts.Interface = holdOn
 		}
 	}
-	e, err := d.sockets.join(ctx, opts, ic.VRID)
+	e, err := h.sockets.join(ctx, opts, ic.VRID)
 	if errors.Is(err, vrrpconn.ErrNoLinkLocal) {
 		return newNoSourceConn(), holdOn, fmt.Sprintf("%s has no IPv6 link-local address to send VRRP from "+
 			"(give the interface one, or set unicast_source; then `hasidecar reload`)", ic.Interface), nil

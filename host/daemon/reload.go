@@ -11,17 +11,9 @@ import (
 	"github.com/hasidecar/hasidecar/host/checkspec"
 	"github.com/hasidecar/hasidecar/host/config"
 	"github.com/hasidecar/hasidecar/host/health"
-	"github.com/hasidecar/hasidecar/host/instance"
 	"github.com/hasidecar/hasidecar/host/systemd"
 	"github.com/hasidecar/hasidecar/host/vrrp"
 )
-
-// instanceKey identifies a virtual router across reloads.
-type instanceKey struct {
-	iface string
-	vrid  uint8
-	ipv6  bool // an IPv4 and an IPv6 instance may share a VRID
-}
 
 // Reload implements control.Handler: it loads path and applies it as a diff.
 // An invalid file changes nothing. Instances are matched by interface and
@@ -30,7 +22,8 @@ type instanceKey struct {
 // are added, changed and removed, unchanged ones keep their health. A change
 // of version, unicast mode, unicast_source or address ownership replaces the
 // instance. Settings read once at start (control socket, metrics, plugin
-// directory and pins, logging) keep their old values, with a warning.
+// directory and pins, logging) keep their old values, with a warning. What
+// changes is decided by planReload (reloadplan.go); Reload carries it out.
 func (d *Daemon) Reload(ctx context.Context, path string) error {
 	d.reloadMu.Lock()
 	defer d.reloadMu.Unlock()
@@ -59,54 +52,77 @@ func (d *Daemon) Reload(ctx context.Context, path string) error {
 	d.mu.Lock()
 	old := d.cfg
 	d.mu.Unlock()
-	d.warnStatic(old, cfg)
+	current := d.current()
+	running := make([]runningInstance, len(current))
+	for i, t := range current {
+		running[i] = runningInstance{ic: t.ic, noSource: t.noSource} // only Reload changes them
+	}
+	plan := planReload(running, d.health.Specs(), old, cfg, resolved)
+	for _, what := range plan.static {
+		d.log.Warn(what + " changed; it takes effect at the next restart")
+	}
+	err := d.carryOut(ctx, plan, current, resolved, old, cfg)
+	if !errors.Is(err, errRejected) {
+		d.log.Info("configuration reloaded", zap.String("config", path),
+			zap.Int("instances_kept", len(plan.kept)), zap.Int("instances_started", len(plan.started)),
+			zap.Strings("checks_added", plan.checks.added), zap.Strings("checks_changed", plan.checks.changed),
+			zap.Strings("checks_removed", plan.checks.removed))
+	}
+	return err
+}
 
+// errRejected marks a reload that changed nothing.
+var errRejected = errors.New("reload rejected")
+
+// carryOut applies plan to the running instances (current, in the order
+// the plan's indices refer to) and the checks.
+func (d *Daemon) carryOut(ctx context.Context, plan reloadPlan, current []*tracked, resolved []checkspec.Resolved, old, cfg *config.Config) error {
 	// Open everything new instances need before changing anything, so that
 	// a missing interface rejects the reload as a whole.
-	byKey := map[instanceKey]*tracked{}
-	for _, t := range d.current() {
-		byKey[instanceKey{t.ic.Interface, t.ic.VRID, isIPv6(t.ic)}] = t
-	}
-	var keep, fresh []*tracked
-	var keepICs []config.Instance
-	reused := map[*tracked]bool{}
-	for _, ic := range cfg.Instances {
-		if t, ok := byKey[instanceKey{ic.Interface, ic.VRID, isIPv6(ic)}]; ok && !needsReplacing(t.ic, ic) && !t.noSource {
-			keep, keepICs = append(keep, t), append(keepICs, ic)
-			reused[t] = true
-			continue
-		}
-		t, err := d.newRunner(d.ctx, ic)
+	var fresh []*tracked
+	for _, s := range plan.started {
+		t, err := d.newRunner(d.ctx, s.ic)
 		if err != nil {
 			for _, f := range fresh {
 				f.release()
 			}
-			return fmt.Errorf("reload rejected, nothing changed: %w", err)
+			return fmt.Errorf("%w, nothing changed: %w", errRejected, err)
 		}
 		fresh = append(fresh, t)
 	}
 
 	// Checks first, so that kept instances' new weights see their checks.
-	if err := d.configureChecks(ctx, d.health.Specs(), resolved); err != nil {
+	if err := d.configureChecks(ctx, plan.checks, resolved); err != nil {
 		for _, f := range fresh {
 			f.release()
 		}
-		return fmt.Errorf("reload rejected: %w", err)
+		return fmt.Errorf("%w: %w", errRejected, err)
 	}
 	d.health.Update(checkSpecs(resolved))
 
 	// Removed and replaced instances resign first, freeing their VRIDs.
-	for _, t := range d.current() {
-		if !reused[t] {
-			_, _, _, name := d.view(t)
-			d.log.Info("instance removed by reload", zap.String("instance", name))
-			t.cancel()
-			<-t.done
+	why := map[int]string{}
+	for _, s := range plan.started {
+		if s.replaces >= 0 {
+			why[s.replaces] = s.why
 		}
 	}
+	for _, i := range plan.stopped {
+		t := current[i]
+		_, _, _, name := d.view(t)
+		fields := []zap.Field{zap.String("instance", name)}
+		if w, ok := why[i]; ok {
+			fields = append(fields, zap.String("replaced_because", w))
+		}
+		d.log.Info("instance removed by reload", fields...)
+		t.cancel()
+		<-t.done
+	}
 	var errs []error
-	for i, t := range keep {
-		ic := keepICs[i]
+	keep := make([]*tracked, 0, len(plan.kept))
+	for _, k := range plan.kept {
+		t, ic := current[k.from], k.ic
+		keep = append(keep, t)
 		sp := spec(ic)
 		if err := t.Reconfigure(ctx, sp); err != nil {
 			errs = append(errs, err)
@@ -150,8 +166,6 @@ func (d *Daemon) Reload(ctx context.Context, path string) error {
 	if err := d.reloadBGP(ctx, old, cfg); err != nil {
 		errs = append(errs, err)
 	}
-	d.log.Info("configuration reloaded", zap.String("config", path),
-		zap.Int("instances_kept", len(keep)), zap.Int("instances_started", len(fresh)))
 	return errors.Join(errs...)
 }
 
@@ -170,45 +184,4 @@ func goneFaults(oldChecks []health.Track, oldLinks []string, checks []health.Tra
 		}
 	}
 	return gone
-}
-
-// needsReplacing reports whether a vrrp_instance changed in a way a running
-// instance cannot follow.
-func needsReplacing(prev, next config.Instance) bool {
-	return instance.NeedsReplacing(spec(prev), spec(next)) || prev.UnicastSource != next.UnicastSource ||
-		prev.UseVMAC != next.UseVMAC || isIPv6(prev) != isIPv6(next)
-}
-
-// warnStatic warns about settings a reload cannot change.
-func (d *Daemon) warnStatic(old, next *config.Config) {
-	warn := func(what string) {
-		d.log.Warn(what + " changed; it takes effect at the next restart")
-	}
-	if old.Control != next.Control {
-		warn("control socket")
-	}
-	if (old.Metrics == nil) != (next.Metrics == nil) || (old.Metrics != nil && *old.Metrics != *next.Metrics) {
-		warn("metrics listen address")
-	}
-	if old.PluginDir != next.PluginDir || !mapsEqual(old.PluginPins, next.PluginPins) {
-		warn("plugin_dir or plugin pins")
-	}
-	if old.LogLevel != next.LogLevel || old.LogFormat != next.LogFormat {
-		warn("log_level or log_format")
-	}
-	if groupsChanged(old, next) {
-		warn("a sync_group")
-	}
-}
-
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }

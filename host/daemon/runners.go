@@ -10,11 +10,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hasidecar/hasidecar/host/config"
-	"github.com/hasidecar/hasidecar/host/garp"
 	"github.com/hasidecar/hasidecar/host/health"
 	"github.com/hasidecar/hasidecar/host/instance"
 	"github.com/hasidecar/hasidecar/host/notify"
-	"github.com/hasidecar/hasidecar/host/vip"
 	"github.com/hasidecar/hasidecar/host/vmac"
 	"github.com/hasidecar/hasidecar/host/vrrp"
 )
@@ -61,16 +59,16 @@ func spec(ic config.Instance) instance.Spec {
 // newRunner opens an instance's socket, netlink handle and ARP client; the
 // runner does not run until start.
 func (d *Daemon) newRunner(ctx context.Context, ic config.Instance) (*tracked, error) {
-	conn, holdOn, noSource, err := d.joinSocket(ctx, ic)
+	conn, holdOn, noSource, err := d.host.joinSocket(ctx, ic)
 	if err != nil {
 		return nil, fmt.Errorf("instance %s: %w", ic.Name, err)
 	}
-	addrs, err := vip.New(holdOn, d.log)
+	addrs, err := d.host.addresses(holdOn, d.log)
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("instance %s: %w", ic.Name, err)
 	}
-	ann, err := garp.NewAnnouncer(holdOn)
+	ann, err := d.host.announcer(holdOn)
 	if err != nil {
 		conn.Close()
 		addrs.Close()

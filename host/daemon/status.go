@@ -33,6 +33,7 @@ func (d *Daemon) Status() status.Status {
 	}
 	d.maintenanceStatus(&st)
 	st.BGP = d.bgpStatus()
+	st.Sockets = d.sockets.status()
 	return st
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/hasidecar/hasidecar/host/drops"
 	"github.com/hasidecar/hasidecar/host/vrrp"
 	"github.com/hasidecar/hasidecar/host/vrrp/packet"
 	"github.com/hasidecar/hasidecar/host/vrrpconn"
@@ -47,7 +48,8 @@ func (r *Runner) receive(out chan<- received, stop <-chan struct{}) error {
 // is counted by reason and dropped.
 func (r *Runner) validate(pkt vrrpconn.Packet) (vrrp.AdvertReceived, bool) {
 	if pkt.Src == r.conn.Source() {
-		return vrrp.AdvertReceived{}, false // our own, looped back
+		r.dropped.Add(drops.OwnSource) // our own, looped back
+		return vrrp.AdvertReceived{}, false
 	}
 	ad, err := packet.Unmarshal(pkt.Payload, pkt.Src, pkt.Dst)
 	if err != nil {
@@ -62,7 +64,7 @@ func (r *Runner) validate(pkt vrrpconn.Packet) (vrrp.AdvertReceived, bool) {
 	if reason != packet.ReasonNone {
 		if kind, msg, ok := describeConflict(reason, ad, pkt.Src, *expect); ok {
 			r.noteConflict(kind, pkt.Src.String(), msg, time.Now())
-			r.countDrop(string(reason)) // logged as a conflict, at error level
+			r.dropped.Add(drops.Of(reason)) // logged as a conflict, at error level
 			return vrrp.AdvertReceived{}, false
 		}
 		r.drop(reason, pkt, nil)
@@ -72,17 +74,8 @@ func (r *Runner) validate(pkt vrrpconn.Packet) (vrrp.AdvertReceived, bool) {
 	return vrrp.AdvertReceived{From: pkt.Src, Priority: ad.Priority, Interval: ad.Interval}, true
 }
 
-func (r *Runner) countDrop(reason string) {
-	r.mu.Lock()
-	r.dropped[reason]++
-	r.mu.Unlock()
-}
-
 func (r *Runner) drop(reason packet.Reason, pkt vrrpconn.Packet, err error) {
-	r.mu.Lock()
-	r.dropped[string(reason)]++
-	n := r.dropped[string(reason)]
-	r.mu.Unlock()
+	n := r.dropped.Add(drops.Of(reason))
 	if reason == packet.ReasonVRIDMismatch {
 		return // another instance's packet on the same interface: not news
 	}

@@ -15,6 +15,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/hasidecar/hasidecar/host/drops"
 	"github.com/hasidecar/hasidecar/host/status"
 	"github.com/hasidecar/hasidecar/host/vrrp"
 	"github.com/hasidecar/hasidecar/host/vrrp/packet"
@@ -95,7 +96,7 @@ type Runner struct {
 	running   bool         // Run has begun: Deliver sends to events
 	pending   []vrrp.Event // delivered before Run
 	status    status.InstanceStatus
-	dropped   map[string]uint64
+	dropped   *drops.Counter             // shared with the socket's endpoint (receive.go)
 	conflicts map[string]*conflictRecord // by kind and peer (conflict.go)
 	onChange  func(vrrp.Transition, uint8)
 	onWant    func(bool) // a held backup wants to be master (sync groups)
@@ -129,7 +130,7 @@ func newRunner(spec Spec, conn Conn, addrs Addresses, garp Announcer, log *zap.L
 		events:  make(chan vrrp.Event, 16),
 		pings:   make(chan chan struct{}),
 		calls:   make(chan func()),
-		dropped: map[string]uint64{},
+		dropped: dropsOf(conn),
 	}
 	e := expectation(spec, vips)
 	r.expect.Store(&e)
@@ -240,7 +241,7 @@ func (r *Runner) Run(ctx context.Context) error {
 				select {
 				case adverts <- received{ad, pkt, times.takeDeferred()}:
 				default:
-					r.countDrop("receive queue full")
+					r.dropped.Add(drops.QueueFull)
 				}
 			}
 		})

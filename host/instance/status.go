@@ -14,17 +14,8 @@ func (r *Runner) Status() status.InstanceStatus {
 	defer r.mu.Unlock()
 	st := r.status
 	st.AdvertsSent, st.AdvertsRecv = r.sent.Load(), r.recv.Load()
-	st.Dropped = make(map[string]uint64, len(r.dropped))
-	for k, v := range r.dropped {
-		st.Dropped[k] = v
-	}
+	st.Dropped = r.dropped.NonZero() // metrics fill in the zeros
 	st.Conflicts = r.conflictStatusLocked(time.Now())
-	// A shared socket drops for an instance whose loop fell behind.
-	if q, ok := r.conn.(interface{ Overflows() uint64 }); ok {
-		if n := q.Overflows(); n > 0 {
-			st.Dropped["receive queue full"] += n
-		}
-	}
 	return st
 }
 

@@ -87,8 +87,6 @@ var (
 		"VRRP advertisements sent.", []string{"instance"}, nil)
 	descReceived = prometheus.NewDesc("hasidecar_adverts_received_total",
 		"VRRP advertisements received and accepted.", []string{"instance"}, nil)
-	descDropped = prometheus.NewDesc("hasidecar_adverts_dropped_total",
-		"Received VRRP packets dropped, by reason.", []string{"instance", "reason"}, nil)
 	descHealthy = prometheus.NewDesc("hasidecar_check_healthy",
 		"1 while the check is healthy.", []string{"check", "plugin"}, nil)
 	descConsecutive = prometheus.NewDesc("hasidecar_check_consecutive_failures",
@@ -106,7 +104,7 @@ type collector struct{ src Source }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descState, descPriority, descEffective, descTransitions, descSent,
-		descReceived, descDropped, descHealthy, descConsecutive, descFailures, descRestarts} {
+		descReceived, descDropped, descSocketDropped, descHealthy, descConsecutive, descFailures, descRestarts} {
 		ch <- d
 	}
 }
@@ -128,9 +126,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descTransitions, counter, float64(in.Transitions), in.Name)
 		ch <- prometheus.MustNewConstMetric(descSent, counter, float64(in.AdvertsSent), in.Name)
 		ch <- prometheus.MustNewConstMetric(descReceived, counter, float64(in.AdvertsRecv), in.Name)
-		for reason, n := range in.Dropped {
-			ch <- prometheus.MustNewConstMetric(descDropped, counter, float64(n), in.Name, reason)
-		}
+		collectDropped(ch, in)
 	}
 	failures := c.src.CheckFailures()
 	for _, chk := range st.Checks {
@@ -142,6 +138,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descConsecutive, gauge, float64(chk.ConsecutiveFailures), chk.Name)
 		ch <- prometheus.MustNewConstMetric(descFailures, counter, float64(failures[chk.Name]), chk.Name)
 	}
+	collectSocketDropped(ch, st.Sockets)
 	for name, n := range c.src.PluginRestarts() {
 		ch <- prometheus.MustNewConstMetric(descRestarts, counter, float64(n), name)
 	}

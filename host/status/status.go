@@ -19,6 +19,20 @@ type Status struct {
 	// move the VIPs), in the operator's words.
 	Warnings []string   `json:"warnings,omitempty"`
 	BGP      *BGPStatus `json:"bgp,omitempty"` // nil without a bgp block
+	// Sockets are the VRRP sockets the instances share, with what they
+	// dropped before any instance saw it.
+	Sockets []SocketStatus `json:"sockets,omitempty"`
+}
+
+// SocketStatus is one VRRP socket, shared by the instances on its
+// interface that send from the same source in the same mode.
+type SocketStatus struct {
+	Interface string `json:"interface"`
+	Source    string `json:"source"`
+	Multicast bool   `json:"multicast"`
+	// Dropped counts, by reason, the packets dropped before any instance
+	// saw them; only reasons counted at least once are listed.
+	Dropped map[string]uint64 `json:"dropped,omitempty"`
 }
 
 // InstanceStatus describes one VRRP instance.

@@ -8,6 +8,8 @@ import (
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
+
+	"github.com/hasidecar/hasidecar/host/drops"
 )
 
 const (
@@ -90,7 +92,7 @@ func (c *Conn) ReceiveBatchUntil(out []Packet, deadline time.Time) ([]Packet, er
 			}
 			h, payload, cm, err := parseDatagram(b.bufs[i][:m.Len], b.oobs[i][:m.Hdr.Controllen])
 			if err != nil {
-				c.malformed.Add(1)
+				c.dropped.Add(drops.BadIPHeader)
 				continue
 			}
 			pkt, ok := c.accept(h, payload, cm)

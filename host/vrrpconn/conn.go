@@ -23,6 +23,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/hasidecar/hasidecar/host/drops"
 	"github.com/hasidecar/hasidecar/host/vrrp/packet"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/net/ipv4"
@@ -93,24 +94,6 @@ type Packet struct {
 	Received time.Time
 }
 
-// Stats counts what Receive read and what it dropped before the caller
-// saw it.
-type Stats struct {
-	// Delivered counts packets returned by Receive.
-	Delivered uint64
-	// Own counts packets whose source is our Source(): our own adverts, or
-	// another host using our address. Dropped. Linux drops such packets
-	// itself unless the interface has accept_local set, so this is a guard
-	// rather than a routine path.
-	Own uint64
-	// OtherInterface counts packets that arrived on another interface than
-	// Options.Interface. Dropped; SO_BINDTODEVICE should make it stay zero.
-	OtherInterface uint64
-	// Malformed counts packets whose IPv4 header could not be parsed or
-	// whose total length disagrees with what arrived. Dropped.
-	Malformed uint64
-}
-
 // Conn is a VRRP socket on one interface. Send may be called from any
 // goroutine; Receive and ReceiveBatch from one goroutine at a time.
 //
@@ -146,7 +129,8 @@ type Conn struct {
 	batch   *batch   // ReceiveBatch's buffers
 	pending []Packet // what Receive read and has not returned yet
 
-	delivered, own, otherInterface, malformed atomic.Uint64
+	delivered atomic.Uint64
+	dropped   drops.Counter // socket-level reasons (see Drops)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -461,7 +445,7 @@ func (c *Conn) accept(h *ipv4.Header, payload []byte, cm *ipv4.ControlMessage) (
 	dst, okDst := netip.AddrFromSlice(h.Dst.To4())
 	end := h.TotalLen - h.Len
 	if !okSrc || !okDst || end < 0 || end > len(payload) {
-		c.malformed.Add(1)
+		c.dropped.Add(drops.BadIPHeader)
 		return Packet{}, false
 	}
 	ifIndex := c.iface.Index
@@ -469,11 +453,11 @@ func (c *Conn) accept(h *ipv4.Header, payload []byte, cm *ipv4.ControlMessage) (
 		ifIndex = cm.IfIndex
 	}
 	if ifIndex != c.iface.Index {
-		c.otherInterface.Add(1)
+		c.dropped.Add(drops.OtherInterface)
 		return Packet{}, false
 	}
 	if src == c.source {
-		c.own.Add(1)
+		c.dropped.Add(drops.OwnSource)
 		return Packet{}, false
 	}
 	return Packet{
@@ -483,16 +467,6 @@ func (c *Conn) accept(h *ipv4.Header, payload []byte, cm *ipv4.ControlMessage) (
 		IfIndex: ifIndex,
 		Payload: append([]byte(nil), payload[:end]...),
 	}, true
-}
-
-// Stats returns the counters of what Receive read so far.
-func (c *Conn) Stats() Stats {
-	return Stats{
-		Delivered:      c.delivered.Load(),
-		Own:            c.own.Load(),
-		OtherInterface: c.otherInterface.Load(),
-		Malformed:      c.malformed.Load(),
-	}
 }
 
 // Close closes the socket, which leaves the multicast group and unblocks a

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"unsafe"
 
+	"github.com/hasidecar/hasidecar/host/drops"
 	"github.com/hasidecar/hasidecar/host/vrrp/packet"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -203,16 +204,16 @@ func parseControl6(oob []byte) (control6, error) {
 func (c *Conn) accept6(from *unix.RawSockaddrInet6, payload, oob []byte) (Packet, bool) {
 	cm, err := parseControl6(oob)
 	if err != nil || from.Family != unix.AF_INET6 || !cm.dst.IsValid() || cm.hopLimit < 0 || cm.hopLimit > 255 {
-		c.malformed.Add(1)
+		c.dropped.Add(drops.BadIPHeader)
 		return Packet{}, false
 	}
 	if cm.ifIndex != 0 && cm.ifIndex != c.iface.Index {
-		c.otherInterface.Add(1)
+		c.dropped.Add(drops.OtherInterface)
 		return Packet{}, false
 	}
 	src := netip.AddrFrom16(from.Addr)
 	if src == c.source {
-		c.own.Add(1)
+		c.dropped.Add(drops.OwnSource)
 		return Packet{}, false
 	}
 	return Packet{

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hasidecar/hasidecar/host/drops"
 	"github.com/hasidecar/hasidecar/internal/netlab"
 	"golang.org/x/net/ipv4"
 )
@@ -376,9 +377,7 @@ func TestAccept(t *testing.T) {
 		{"IPv6 source", &ipv4.Header{Len: 20, TotalLen: 32, Src: net.ParseIP("2001:db8::1"), Dst: net.IP(MulticastGroup.AsSlice())}, nil, false, 0, Stats{Malformed: 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c.own.Store(0)
-			c.otherInterface.Store(0)
-			c.malformed.Store(0)
+			c.dropped = drops.Counter{}
 			p, ok := c.accept(tc.h, payload, tc.cm)
 			if ok != tc.ok || len(p.Payload) != tc.wantLen {
 				t.Fatalf("accept = %+v, %v; want ok=%v with %d payload bytes", p, ok, tc.ok, tc.wantLen)

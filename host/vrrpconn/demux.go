@@ -6,6 +6,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hasidecar/hasidecar/host/drops"
+	"github.com/hasidecar/hasidecar/host/vrrp/packet"
 )
 
 // endpointQueue is how many packets an endpoint holds for an instance that
@@ -225,20 +228,26 @@ func (d *Demux) lowerCheck(at int64) {
 	}
 }
 
-// dispatch hands one packet to the endpoints of its VRID, or to all when
-// none claims it.
+// Closed reports whether the last endpoint left and the socket is closed.
+func (d *Demux) Closed() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.closed
+}
+
+// dispatch hands one packet to the endpoints of its VRID. One that no
+// endpoint claims is dropped and counted once, at the socket.
 func (d *Demux) dispatch(pkt Packet) {
 	d.mu.Lock()
 	var to []*Endpoint
 	if len(pkt.Payload) >= 2 {
 		to = d.endpoints[pkt.Payload[1]]
 	}
-	if len(to) == 0 {
-		for _, list := range d.endpoints {
-			to = append(to, list...)
-		}
-	}
 	d.mu.Unlock()
+	if len(to) == 0 {
+		d.conn.dropped.Add(unclaimed(pkt))
+		return
+	}
 	// Endpoints only read Payload; one copy serves them all.
 	for _, e := range to {
 		if h := e.handler.Load(); h != nil {
@@ -248,9 +257,18 @@ func (d *Demux) dispatch(pkt Packet) {
 		select {
 		case e.queue <- pkt:
 		default:
-			e.overflow.Add(1)
+			e.dropped.Add(drops.QueueFull)
 		}
 	}
+}
+
+// unclaimed is why a packet that no instance on the socket serves is
+// dropped: another router's advert, or a packet that does not decode.
+func unclaimed(pkt Packet) drops.Reason {
+	if _, err := packet.Unmarshal(pkt.Payload, pkt.Src, pkt.Dst); err != nil {
+		return drops.Of(packet.ReasonOf(err))
+	}
+	return drops.Of(packet.ReasonVRIDMismatch)
 }
 
 // Endpoint is one instance's view of a shared socket: it sends through the
@@ -262,7 +280,7 @@ type Endpoint struct {
 	queue    chan Packet
 	left     chan struct{}
 	once     sync.Once
-	overflow atomic.Uint64
+	dropped  drops.Counter // the instance's (see Drops)
 	handler  atomic.Pointer[func(Packet)]
 	expiry   atomic.Pointer[func()]
 	deadline atomic.Int64 // nanoseconds since the demux's base; 0: none
@@ -352,10 +370,6 @@ func (e *Endpoint) Receive() (Packet, error) {
 		return Packet{}, ErrClosed
 	}
 }
-
-// Overflows counts packets dropped because the instance did not read them in
-// time (its queue of 32 was full).
-func (e *Endpoint) Overflows() uint64 { return e.overflow.Load() }
 
 // Close leaves the shared socket, unblocking a pending Receive; the last
 // endpoint to leave closes the socket. Calling it again does nothing.

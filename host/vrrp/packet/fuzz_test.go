@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -62,8 +63,10 @@ func checkDecoded(t *testing.T, b []byte, src, dst netip.Addr) {
 		if ad != nil {
 			t.Fatalf("Unmarshal returned %+v with %v", ad, err)
 		}
-		if ReasonOf(err) == ReasonNone {
+		if r := ReasonOf(err); r == ReasonNone {
 			t.Fatalf("no drop reason for %v", err)
+		} else if !slices.Contains(DecodeReasons(), r) {
+			t.Fatalf("decoding error %v gives %q, not one of DecodeReasons", err, r)
 		}
 		return
 	}

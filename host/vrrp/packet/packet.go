@@ -308,6 +308,11 @@ func Unmarshal(b []byte, src, dst netip.Addr) (*Advertisement, error) {
 		off := headerLen + width*i
 		if width == addrLen6 {
 			a.Addresses[i] = netip.AddrFrom16([16]byte(b[off : off+addrLen6]))
+			if a.Addresses[i].Is4In6() {
+				// No router advertises one; taken in, it would be an
+				// address of neither family.
+				return nil, fmt.Errorf("%w: IPv4-mapped address %v in an IPv6 advertisement", ErrFamily, a.Addresses[i])
+			}
 			continue
 		}
 		a.Addresses[i] = netip.AddrFrom4([4]byte(b[off : off+addrLen]))

@@ -49,6 +49,16 @@ func Reasons() []Reason {
 	}
 }
 
+// DecodeReasons returns the reasons ReasonOf gives Unmarshal's errors: what
+// can be said of a packet before knowing which instance it is for.
+func DecodeReasons() []Reason {
+	return []Reason{
+		ReasonTooShort, ReasonBadVersion, ReasonBadType, ReasonLengthMismatch,
+		ReasonBadChecksum, ReasonBadInterval, ReasonBadVRID, ReasonUnknownAuthType,
+		ReasonMalformed,
+	}
+}
+
 // ReasonOf maps an error from Unmarshal to its drop reason; nil maps to
 // ReasonNone and an error it does not know to ReasonMalformed.
 func ReasonOf(err error) Reason {

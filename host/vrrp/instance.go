@@ -94,6 +94,7 @@ type Instance struct {
 	masterDownAt time.Time // BACKUP: when the master is declared down
 	lowerSince   time.Time // BACKUP: first advert of a lower-priority master seen since the last higher one
 	downReason   string    // BACKUP: why masterDownAt was brought forward, for the transition's reason
+	ignoredWhy   string    // BACKUP: the lower-priority master whose adverts we let run out, for the transition's reason
 	reannounceAt time.Time // MASTER: earliest re-announcement after a split brain
 	masterSince  time.Time // MASTER: when it became master
 

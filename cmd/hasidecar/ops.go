@@ -90,10 +90,19 @@ func cmdReload(args []string, stdout, stderr io.Writer) error {
 	}
 	if !resp.OK {
 		fmt.Fprintf(stderr, "reload rejected; the daemon keeps its previous configuration:\n%s\n", resp.Error)
+		printWarnings(stderr, resp.Warnings)
 		return errReported
 	}
 	fmt.Fprintln(stdout, resp.Message)
+	printWarnings(stderr, resp.Warnings)
 	return nil
+}
+
+// printWarnings prints the daemon's warnings about a reload, one a line.
+func printWarnings(w io.Writer, warnings []string) {
+	for _, warn := range warnings {
+		fmt.Fprintln(w, "warning: "+warn)
+	}
 }
 
 func cmdMaintenance(args []string, stdout, stderr io.Writer) error {

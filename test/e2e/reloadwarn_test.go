@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"net/netip"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +24,18 @@ func TestReloadOfOneNodeWarnsOfTheSplit(t *testing.T) {
 	waitSoleHolder(t, lab, n1, 10*time.Second)
 	d2 := startHasidecar(t, lab, n2, nodeConfig{Priority: 100, Preempt: true})
 	time.Sleep(time.Second)
+
+	// Status says when the master took over, in JSON and in the table.
+	if at := d1.status(t).Instances[0].LastTransition; at.IsZero() || time.Since(at) > time.Minute || time.Since(at) < 0 {
+		t.Errorf("last_transition %v, want the takeover a few seconds ago", at)
+	}
+	if out, err := exec.Command(binary, "status", "--config", d1.config, "--json").Output(); err != nil || !strings.Contains(string(out), `"last_transition": "`) {
+		t.Errorf("status --json: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(binary, "status", "--config", d1.config).Output(); err != nil ||
+		!strings.Contains(string(out), "SINCE") || !strings.Contains(string(out), "s ago)") {
+		t.Errorf("status table: %v\n%s", err, out)
+	}
 
 	both := []netip.Prefix{vip, vip2}
 	c1.VIPs = both

@@ -73,7 +73,7 @@ func writeTableAt(w io.Writer, st *status.Status, now time.Time) error {
 	fmt.Fprintln(w)
 	fmt.Fprintln(tw, "BGP PEER\tADDRESS\tASN\tSTATE\tUP SINCE\tADVERTISED")
 	for _, p := range st.BGP.Peers {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\n", p.Name, p.Address, p.ASN, p.State, dash(p.UpSince), p.Advertised)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\n", p.Name, p.Address, p.ASN, p.State, rfc3339Since(p.UpSince, now), p.Advertised)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

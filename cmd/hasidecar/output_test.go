@@ -32,7 +32,9 @@ func TestStatusTableTimes(t *testing.T) {
 		Checks: []status.CheckStatus{
 			{Name: "nginx", Plugin: "httpget", Healthy: false, LastMessage: "timed out after 80ms", LastLatencyMS: 80.4, ConsecutiveFailures: 3},
 			{Name: "old", Plugin: "tcp", Healthy: false, LastMessage: "plugin tcp is restarting"},
-		}}
+		},
+		BGP: &status.BGPStatus{Peers: []status.BGPPeerStatus{{Name: "tor1", Address: "198.51.100.254", ASN: 65000,
+			State: "ESTABLISHED", Established: true, UpSince: "2026-12-02T07:00:00Z"}}}}
 	var b bytes.Buffer
 	if err := writeTableAt(&b, st, now); err != nil {
 		t.Fatal(err)
@@ -45,6 +47,7 @@ func TestStatusTableTimes(t *testing.T) {
 		"maintenance since 2026-12-01 01:00:00 +02:00: kernel upgrade",
 		"last 09:29:59 +02:00): other VIPs",
 		"80.4ms",
+		"ESTABLISHED  09:00:00 +02:00 (30m0s ago)",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)

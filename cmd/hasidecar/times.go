@@ -36,3 +36,13 @@ func latency(ms float64) string {
 	}
 	return fmt.Sprintf("%.1fms", ms)
 }
+
+// rfc3339Since is since for a time the daemon sent as RFC 3339 text; text
+// it cannot read is printed as it came.
+func rfc3339Since(s string, now time.Time) string {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return dash(s)
+	}
+	return since(t, now)
+}

@@ -207,7 +207,7 @@ func (in *Instance) MasterDownInterval() time.Duration {
 func (in *Instance) OnlyRestartsTimer(ad AdvertReceived) bool {
 	return in.state == Backup && !in.maint && ad.Priority != 0 && ad.From != in.cfg.Address &&
 		ad.From == in.masterAddr && ad.Priority == in.masterPriority && ad.Priority >= in.effective &&
-		in.lowerSince.IsZero() && in.downReason == "" &&
+		in.lowerSince.IsZero() && in.downReason == "" && in.ignoredWhy == "" &&
 		(in.cfg.Version != 3 || ad.Interval == in.masterAdverInterval)
 }
 

@@ -45,8 +45,8 @@ Usage:
                                             ask the running daemon to reload the file it was started with
   hasidecar maintenance on|off [--instance NAME] [--reason TEXT] [--config FILE | --socket PATH]
                                             hand the VIPs over on purpose, and take them back
-  hasidecar genhash  --url URL [--host NAME] [--insecure]
-                                            print the MD5 digest of a page, for httpget's digest
+  hasidecar genhash  --url URL [--host NAME] [--insecure] [--any-status]
+                                            print a page's HTTP status and MD5 digest, for httpget's digest
   hasidecar import   [--node-id ID] [-o FILE] keepalived.conf
                                             print the hasidecar configuration of a keepalived.conf
   hasidecar version                         print the version
@@ -146,8 +146,8 @@ var commandHelp = map[string]struct{ synopsis, what string }{
 		"Shows the running daemon's instances, checks and BGP sessions, read from its\ncontrol socket (works while the configuration file is broken)."},
 	"reload": {"[--config FILE | --socket PATH]",
 		"Asks the running daemon to reload the file it was started with; an invalid\nfile changes nothing and its diagnostics are printed here."},
-	"genhash": {"--url URL [--host NAME] [--insecure]",
-		"Prints the MD5 digest of a page's body, for httpget's digest setting."},
+	"genhash": {"--url URL [--host NAME] [--insecure] [--any-status]",
+		"Prints the page's HTTP status and the MD5 digest of its body, for httpget's\ndigest setting. A status other than 2xx exits 1 without a digest (pinning an\nerror page is a trap) unless --any-status."},
 }
 
 // errHelp is --help: the usage was printed and the exit status is 0.

@@ -182,10 +182,14 @@ func TestStatusOutput(t *testing.T) {
 func TestGenhash(t *testing.T) {
 	body := "<html>healthy</html>\n"
 	sum := md5.Sum([]byte(body))
-	want := "MD5SUM = " + hex.EncodeToString(sum[:]) + "\n"
+	want := "HTTP 200 OK\nMD5SUM = " + hex.EncodeToString(sum[:]) + "\n"
 	var gotHost string
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		gotHost = r.Host
+		if r.URL.Path == "/missing" {
+			http.NotFound(w, r)
+			return
+		}
 		w.Write([]byte(body))
 	})
 
@@ -197,6 +201,18 @@ func TestGenhash(t *testing.T) {
 	}
 	if gotHost != "www.example.org" {
 		t.Errorf("Host header %q, want the --host value", gotHost)
+	}
+
+	// An error page's digest is a trap: the status says so and exits 1,
+	// unless asked for.
+	code, out, errOut = cli(t, "genhash", "--url", plain.URL+"/missing")
+	if code != 1 || out != "HTTP 404 Not Found\n" || !strings.Contains(errOut, "answered HTTP 404 Not Found") || !strings.Contains(errOut, "--any-status") {
+		t.Errorf("genhash of a 404: exit %d, %q, %s", code, out, errOut)
+	}
+	sum404 := md5.Sum([]byte("404 page not found\n"))
+	code, out, errOut = cli(t, "genhash", "--url", plain.URL+"/missing", "--any-status")
+	if code != 0 || out != "HTTP 404 Not Found\nMD5SUM = "+hex.EncodeToString(sum404[:])+"\n" {
+		t.Errorf("genhash --any-status of a 404: exit %d, %q, %s", code, out, errOut)
 	}
 
 	tlsSrv := httptest.NewTLSServer(handler)

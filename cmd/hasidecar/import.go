@@ -14,37 +14,17 @@ import (
 	"github.com/hasidecar/hasidecar/host/kaimport"
 )
 
-const importUsage = `Usage: hasidecar import [--node-id ID] [-o FILE] keepalived.conf
-
-Prints the hasidecar configuration equivalent to a keepalived.conf, and on
-stderr one line per thing not carried over:
-  keepalived.conf:LINE: KEYWORD: why, and what to do instead
-Lines marked [affects failover] change which node holds the VIPs, or when.
-
-Exit status: 0 when all that affects failover was carried over, 1 when
-something that does was not (or the file cannot be read), 2 on usage errors.
-
-Flags:
-`
-
 // cmdImport is `hasidecar import`: keepalived.conf in, HCL out.
 func cmdImport(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("hasidecar import", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("import", stderr)
 	nodeID := fs.String("node-id", "", "keepalived's config id (its -i): which @ID lines apply; default: the host name up to its first dot")
 	out := fs.String("o", "", "write the configuration to FILE (mode 0600: it may hold auth_pass) instead of stdout; a name ending in .json gets HCL's JSON syntax")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), importUsage)
-		fs.PrintDefaults()
-	}
 	// Flags may come before or after the file name.
 	var files []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.SetOutput(stdout)
-				fs.Usage()
-				return nil
+				return errHelp
 			}
 			return errUsage
 		}

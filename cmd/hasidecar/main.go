@@ -47,7 +47,7 @@ Usage:
                                             hand the VIPs over on purpose, and take them back
   hasidecar genhash  --url URL [--host NAME] [--insecure] [--any-status]
                                             print a page's HTTP status and MD5 digest, for httpget's digest
-  hasidecar import   [--node-id ID] [-o FILE] keepalived.conf
+  hasidecar import   [--node-id ID] [-o FILE [--force]] keepalived.conf
                                             print the hasidecar configuration of a keepalived.conf
   hasidecar version                         print the version
 

@@ -231,7 +231,7 @@ func TestCheckClusterMatching(t *testing.T) {
 		{"two files, one node_name", func(t *testing.T) []*Config {
 			return []*Config{node(t, "lb", "/etc/a.hcl", 150, "eth0 51 198.51.100.100/24"),
 				node(t, "lb", "/etc/b.hcl", 100, "eth0 51 198.51.100.100/24")}
-		}, false, []string{`warning: a.hcl, b.hcl all have node_name "lb"`}, nil},
+		}, false, []string{`warning: a.hcl and b.hcl share node_name "lb"`}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

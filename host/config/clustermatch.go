@@ -57,7 +57,7 @@ func distinctFiles(cfgs []*Config) ([]*Config, hcl.Diagnostics) {
 	for _, n := range order {
 		if files := byName[n]; len(files) > 1 {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagWarning,
-				Summary: fmt.Sprintf("%s all have node_name %q", strings.Join(files, ", "), n),
+				Summary: fmt.Sprintf("%s and %s share node_name %q", strings.Join(files[:len(files)-1], ", "), files[len(files)-1], n),
 				Detail:  "node_name tells the nodes apart in status, logs and these diagnostics (it defaults to the host name); give each node its own"})
 		}
 	}

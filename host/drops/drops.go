@@ -103,11 +103,16 @@ func SocketReasons() []Reason {
 }
 
 // InstanceReasons are the reasons an instance counts: its own packets
-// looped back, its full queue, and every validation reason.
+// looped back, its full queue, and every validation reason but another
+// VRID's (a packet of another VRID never reaches the instance: its socket
+// counts it).
 func InstanceReasons() []Reason {
 	out := []Reason{OwnSource, QueueFull}
+	vridMismatch := Of(packet.ReasonVRIDMismatch)
 	for r := firstValidation; int(r) < len(names); r++ {
-		out = append(out, r)
+		if r != vridMismatch {
+			out = append(out, r)
+		}
 	}
 	return out
 }

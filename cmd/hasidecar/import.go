@@ -14,37 +14,18 @@ import (
 	"github.com/hasidecar/hasidecar/host/kaimport"
 )
 
-const importUsage = `Usage: hasidecar import [--node-id ID] [-o FILE] keepalived.conf
-
-Prints the hasidecar configuration equivalent to a keepalived.conf, and on
-stderr one line per thing not carried over:
-  keepalived.conf:LINE: KEYWORD: why, and what to do instead
-Lines marked [affects failover] change which node holds the VIPs, or when.
-
-Exit status: 0 when all that affects failover was carried over, 1 when
-something that does was not (or the file cannot be read), 2 on usage errors.
-
-Flags:
-`
-
 // cmdImport is `hasidecar import`: keepalived.conf in, HCL out.
 func cmdImport(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("hasidecar import", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("import", stderr)
 	nodeID := fs.String("node-id", "", "keepalived's config id (its -i): which @ID lines apply; default: the host name up to its first dot")
 	out := fs.String("o", "", "write the configuration to FILE (mode 0600: it may hold auth_pass) instead of stdout; a name ending in .json gets HCL's JSON syntax")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), importUsage)
-		fs.PrintDefaults()
-	}
+	force := fs.Bool("force", false, "with -o, replace a file that is already there")
 	// Flags may come before or after the file name.
 	var files []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.SetOutput(stdout)
-				fs.Usage()
-				return nil
+				return errHelp
 			}
 			return errUsage
 		}
@@ -58,6 +39,11 @@ func cmdImport(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "hasidecar import: give one keepalived.conf (got %d)\n\n", len(files))
 		fs.Usage()
 		return errUsage
+	}
+	if *out != "" && !*force {
+		if _, err := os.Lstat(*out); err == nil {
+			return fmt.Errorf("%s already exists; pass --force to replace it", *out)
+		}
 	}
 	id := *nodeID
 	if id == "" {
@@ -80,9 +66,15 @@ func cmdImport(args []string, stdout, stderr io.Writer) error {
 	}
 	// What is emitted must load; a failure here is the importer's bug, and
 	// it is better said than written to a file the daemon then refuses.
-	if _, diags := config.ParseWith(res.HCL, "imported.hcl", config.HostDefaults{NodeName: id, PluginDir: "/"}); diags.HasErrors() {
+	cfg, diags := config.ParseWith(res.HCL, "imported.hcl", config.HostDefaults{NodeName: id, PluginDir: "/"})
+	if diags.HasErrors() {
 		fmt.Fprintln(stderr, "hasidecar import: the imported configuration does not validate (please report this):")
 		config.WriteDiagnostics(stderr, diags)
+		return errReported
+	}
+	// A file of LVS alone would become a configuration that holds nothing.
+	if len(cfg.Instances) == 0 {
+		fmt.Fprintf(stderr, "hasidecar import: no vrrp_instance to import in %s; nothing written\n", files[0])
 		return errReported
 	}
 	text := res.HCL

@@ -68,6 +68,22 @@ func TestImport(t *testing.T) {
 		t.Fatalf("written file does not load: %v", diags)
 	}
 
+	// -o does not replace a file that is there, unless --force.
+	before, _ := os.ReadFile(out)
+	os.WriteFile(out, []byte("# mine\n"), 0o600)
+	if code, _, stderr := cli(t, "import", conf, "-o", out); code != 1 || !strings.Contains(stderr, out+" already exists; pass --force to replace it") {
+		t.Errorf("-o over a file: exit %d: %s", code, stderr)
+	}
+	if b, _ := os.ReadFile(out); string(b) != "# mine\n" {
+		t.Errorf("-o replaced a file without --force")
+	}
+	if code, _, stderr := cli(t, "import", conf, "-o", out, "--force"); code != 0 {
+		t.Errorf("-o --force: exit %d: %s", code, stderr)
+	}
+	if b, _ := os.ReadFile(out); string(b) != string(before) {
+		t.Errorf("-o --force did not replace the file")
+	}
+
 	// -o x.json writes HCL's JSON syntax, which loads to the same instances.
 	outJSON := filepath.Join(t.TempDir(), "hasidecar.json")
 	if code, _, stderr := cli(t, "import", "-o", outJSON, conf); code != 0 {
@@ -106,5 +122,30 @@ func TestImportExitCodes(t *testing.T) {
 	code, stdout, _ := cli(t, "import", "--help")
 	if code != 0 || !strings.Contains(stdout, "-node-id") || !strings.Contains(stdout, "-o string") || !strings.Contains(stdout, "Exit status") {
 		t.Errorf("--help: exit %d:\n%s", code, stdout)
+	}
+}
+
+// TestImportNothing: a keepalived.conf with no vrrp_instance (LVS only)
+// imports to nothing, which is an error rather than an empty file.
+func TestImportNothing(t *testing.T) {
+	conf := writeFile(t, "keepalived.conf", "virtual_server 198.51.100.10 80 {\n    lb_algo rr\n}\n")
+	out := filepath.Join(t.TempDir(), "hasidecar.hcl")
+	code, stdout, stderr := cli(t, "import", "-o", out, conf)
+	if code != 1 || stdout != "" || !strings.Contains(stderr, "no vrrp_instance to import in "+conf) || !strings.Contains(stderr, "virtual_server: LVS") {
+		t.Errorf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("an empty configuration was written")
+	}
+	// keepalived's own sample of that kind.
+	const sample = "/usr/share/doc/keepalived/samples/keepalived.conf.IPv6"
+	if _, err := os.Stat(sample); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s: %v (CI installs keepalived)", sample, err)
+		}
+		t.Skipf("%s: %v", sample, err)
+	}
+	if code, _, stderr := cli(t, "import", sample); code != 1 || !strings.Contains(stderr, "no vrrp_instance to import") {
+		t.Errorf("%s: exit %d\n%s", sample, code, stderr)
 	}
 }

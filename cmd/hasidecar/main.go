@@ -45,9 +45,9 @@ Usage:
                                             ask the running daemon to reload the file it was started with
   hasidecar maintenance on|off [--instance NAME] [--reason TEXT] [--config FILE | --socket PATH]
                                             hand the VIPs over on purpose, and take them back
-  hasidecar genhash  --url URL [--host NAME] [--insecure]
-                                            print the MD5 digest of a page, for httpget's digest
-  hasidecar import   [--node-id ID] [-o FILE] keepalived.conf
+  hasidecar genhash  --url URL [--host NAME] [--insecure] [--any-status]
+                                            print a page's HTTP status and MD5 digest, for httpget's digest
+  hasidecar import   [--node-id ID] [-o FILE [--force]] keepalived.conf
                                             print the hasidecar configuration of a keepalived.conf
   hasidecar version                         print the version
 
@@ -81,6 +81,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usageHeader)
 		return exitUsage
 	}
+	// Help that was asked for goes to stdout, once; usage errors to stderr.
+	if wantsHelp(args[1:]) {
+		stderr = stdout
+	}
 	var err error
 	switch args[0] {
 	case "run":
@@ -100,6 +104,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "plugin":
 		err = cmdPlugin(args[1:], stderr)
 	case "version", "--version", "-v":
+		if len(args) > 1 {
+			fmt.Fprintf(stderr, "hasidecar version: unexpected argument %q\n", args[1])
+			return exitUsage
+		}
 		fmt.Fprintf(stdout, "hasidecar %s\n", version)
 	case "help", "--help", "-h":
 		fmt.Fprint(stdout, usageHeader)
@@ -118,6 +126,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hasidecar %s: %v\n", args[0], err)
 		return exitFailed
 	}
+}
+
+// wantsHelp reports whether the command's arguments ask for its help.
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--h", "--help":
+			return true
+		}
+	}
+	return false
 }
 
 // errReported means the failure was already printed in full.
@@ -146,8 +167,12 @@ var commandHelp = map[string]struct{ synopsis, what string }{
 		"Shows the running daemon's instances, checks and BGP sessions, read from its\ncontrol socket (works while the configuration file is broken)."},
 	"reload": {"[--config FILE | --socket PATH]",
 		"Asks the running daemon to reload the file it was started with; an invalid\nfile changes nothing and its diagnostics are printed here."},
-	"genhash": {"--url URL [--host NAME] [--insecure]",
-		"Prints the MD5 digest of a page's body, for httpget's digest setting."},
+	"maintenance": {"on|off [--instance NAME] [--reason TEXT] [--config FILE | --socket PATH]",
+		"on: a master hands its VIPs to a backup at once and the instance stays out of\nthe election (status says why); off: it takes part again. Kept across restarts\n(under state_dir)."},
+	"import": {"[--node-id ID] [-o FILE [--force]] keepalived.conf",
+		"Prints the hasidecar configuration equivalent to a keepalived.conf, and on\nstderr one line per thing not carried over:\n  keepalived.conf:LINE: KEYWORD: why, and what to do instead\nLines marked [affects failover] change which node holds the VIPs, or when.\n\nExit status: 0 when all that affects failover was carried over, 1 when\nsomething that does was not (or the file cannot be read, or holds no\nvrrp_instance), 2 on usage errors."},
+	"genhash": {"--url URL [--host NAME] [--insecure] [--any-status]",
+		"Prints the page's HTTP status and the MD5 digest of its body, for httpget's\ndigest setting. A status other than 2xx exits 1 without a digest (pinning an\nerror page is a trap) unless --any-status."},
 }
 
 // errHelp is --help: the usage was printed and the exit status is 0.

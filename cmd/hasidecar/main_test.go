@@ -75,7 +75,7 @@ func TestCommandLine(t *testing.T) {
 		{"unknown command", []string{"dance"}, 2, "", `unknown command "dance"`, false},
 		{"version", []string{"version"}, 0, "hasidecar ", "", false},
 		{"help", []string{"help"}, 0, "Usage:", "", false},
-		{"validate ok", []string{"validate", "--config", good}, 0, "valid (1 instances, 0 checks)", "", false},
+		{"validate ok", []string{"validate", "--config", good}, 0, "valid (1 instance, 0 checks)", "", false},
 		{"validate out of range", []string{"validate", "--config", bad}, 1, "", "bad.hcl:6:23: error:", false},
 		{"validate unknown key", []string{"validate", "--config", unknown}, 1, "", "unknown.hcl:11:1: error:", false},
 		{"validate missing file", []string{"validate", "--config", "/nonexistent/h.hcl"}, 1, "", "/nonexistent/h.hcl", false},
@@ -89,14 +89,18 @@ func TestCommandLine(t *testing.T) {
 		{"validate warns of a missing interface", []string{"validate", "--config", noIface}, 0, "valid", `warning: interface "nosuch0" does not exist on this machine`, false},
 		{"validate a cluster", []string{"validate", "--config", good, "--config", lb2}, 0, "agree as one cluster", "", false},
 		{"validate a cluster with equal priorities", []string{"validate", "--config", good, "--config", good2}, 1, "", "n1 and n2 both have priority 150", false},
-		{"validate JSON", []string{"validate", "--config", goodJSON}, 0, "valid (1 instances", "", false},
+		{"validate JSON", []string{"validate", "--config", goodJSON}, 0, "valid (1 instance,", "", false},
 		{"validate bad JSON", []string{"validate", "--config", badJSON}, 1, "", "bad.json:3:70: error: virtual_router_id = 300 is out of range", false},
 		{"validate warns of a notify command that cannot run", []string{"validate", "--config", noNotify}, 0, "valid", `notify_master of vrrp_instance "VI_1" would not run: /nonexistent/page.sh: no such file or directory`, false},
 		{"validate warns of no instance", []string{"validate", "--config", empty}, 0, "valid (0 instances", "warning: " + empty + ": no vrrp_instance", false},
+		{"version with an argument", []string{"version", "extra"}, 2, "", `unexpected argument "extra"`, false},
+		{"validate a directory", []string{"validate", "--config", "/tmp"}, 1, "", "hasidecar validate: cannot read /tmp: is a directory\n", false},
+		{"validate a missing file", []string{"validate", "--config", "/nonexistent/h.hcl"}, 1, "", "hasidecar validate: cannot read /nonexistent/h.hcl: no such file or directory\n", false},
+		{"status --socket of a plain file", []string{"status", "--socket", good}, 1, "", good + " is not a socket", false},
 		{"genhash without url", []string{"genhash"}, 2, "", "--url must be", false},
 		{"genhash bad scheme", []string{"genhash", "--url", "ftp://x/"}, 2, "", "--url must be", false},
 	}
-	for _, cmd := range []string{"run", "validate", "status", "reload", "maintenance", "genhash"} {
+	for _, cmd := range []string{"run", "validate", "status", "reload", "maintenance", "genhash", "import"} {
 		tests = append(tests, struct {
 			name       string
 			args       []string
@@ -104,14 +108,17 @@ func TestCommandLine(t *testing.T) {
 			stdout     string
 			stderr     string
 			noStdError bool
-		}{cmd + " --help", []string{cmd, "--help"}, 0, "", "-config", false})
+		}{cmd + " --help", []string{cmd, "--help"}, 0, "Usage: hasidecar " + cmd + " ", "", false})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if strings.HasPrefix(tt.name, "genhash") && strings.HasSuffix(tt.name, "--help") {
-				tt.stderr = "-url"
-			}
 			code, out, errOut := cli(t, tt.args...)
+			if strings.HasSuffix(tt.name, " --help") {
+				// Asked-for help: once, on stdout, in one layout.
+				if errOut != "" || strings.Count(out, "Usage:") != 1 || !strings.Contains(out, "\n\nFlags:\n  -") {
+					t.Errorf("help:\nstdout: %s\nstderr: %s", out, errOut)
+				}
+			}
 			if code != tt.code {
 				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.code, out, errOut)
 			}
@@ -182,10 +189,14 @@ func TestStatusOutput(t *testing.T) {
 func TestGenhash(t *testing.T) {
 	body := "<html>healthy</html>\n"
 	sum := md5.Sum([]byte(body))
-	want := "MD5SUM = " + hex.EncodeToString(sum[:]) + "\n"
+	want := "HTTP 200 OK\nMD5SUM = " + hex.EncodeToString(sum[:]) + "\n"
 	var gotHost string
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		gotHost = r.Host
+		if r.URL.Path == "/missing" {
+			http.NotFound(w, r)
+			return
+		}
 		w.Write([]byte(body))
 	})
 
@@ -197,6 +208,18 @@ func TestGenhash(t *testing.T) {
 	}
 	if gotHost != "www.example.org" {
 		t.Errorf("Host header %q, want the --host value", gotHost)
+	}
+
+	// An error page's digest is a trap: the status says so and exits 1,
+	// unless asked for.
+	code, out, errOut = cli(t, "genhash", "--url", plain.URL+"/missing")
+	if code != 1 || out != "HTTP 404 Not Found\n" || !strings.Contains(errOut, "answered HTTP 404 Not Found") || !strings.Contains(errOut, "--any-status") {
+		t.Errorf("genhash of a 404: exit %d, %q, %s", code, out, errOut)
+	}
+	sum404 := md5.Sum([]byte("404 page not found\n"))
+	code, out, errOut = cli(t, "genhash", "--url", plain.URL+"/missing", "--any-status")
+	if code != 0 || out != "HTTP 404 Not Found\nMD5SUM = "+hex.EncodeToString(sum404[:])+"\n" {
+		t.Errorf("genhash --any-status of a 404: exit %d, %q, %s", code, out, errOut)
 	}
 
 	tlsSrv := httptest.NewTLSServer(handler)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -51,6 +52,11 @@ func (f socketFlags) call(req control.Request, timeout time.Duration) (*control.
 	if err != nil {
 		return nil, err
 	}
+	// A path that is there but no socket would only say "connection
+	// refused".
+	if fi, err := os.Stat(sock); err == nil && fi.Mode()&os.ModeSocket == 0 {
+		return nil, fmt.Errorf("%s is not a socket; give the daemon's control socket (control { socket } in its file)", sock)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	return control.Call(ctx, sock, req)
@@ -90,20 +96,23 @@ func cmdReload(args []string, stdout, stderr io.Writer) error {
 	}
 	if !resp.OK {
 		fmt.Fprintf(stderr, "reload rejected; the daemon keeps its previous configuration:\n%s\n", resp.Error)
+		printWarnings(stderr, resp.Warnings)
 		return errReported
 	}
 	fmt.Fprintln(stdout, resp.Message)
+	printWarnings(stderr, resp.Warnings)
 	return nil
+}
+
+// printWarnings prints the daemon's warnings about a reload, one a line.
+func printWarnings(w io.Writer, warnings []string) {
+	for _, warn := range warnings {
+		fmt.Fprintln(w, "warning: "+warn)
+	}
 }
 
 func cmdMaintenance(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("maintenance", stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: hasidecar maintenance on|off [flags]\n"+
-			"  on: a master hands its VIPs to the backup at once and stays out of the election;\n"+
-			"  off: the instance takes part again. Kept across restarts.\n")
-		fs.PrintDefaults()
-	}
 	sf := addSocketFlags(fs)
 	inst := fs.String("instance", "", "the vrrp_instance to put in or out of maintenance (default: every instance)")
 	reason := fs.String("reason", "", "why, shown by status (default: \"maintenance\")")
@@ -184,6 +193,14 @@ func cmdValidate(args []string, stdout, stderr io.Writer) error {
 // validateOne validates one file as the daemon would load it, with warnings
 // about this machine when the file is meant for it (one file given).
 func validateOne(path string, stdout, stderr io.Writer, thisMachine bool) (*config.Config, error) {
+	if fi, err := os.Stat(path); err != nil || fi.IsDir() {
+		why := "is a directory"
+		if err != nil {
+			why = errors.Unwrap(err).Error()
+		}
+		fmt.Fprintf(stderr, "hasidecar validate: cannot read %s: %s\n", path, why)
+		return nil, errReported
+	}
 	cfg, err := load(path, stderr)
 	if err != nil {
 		return nil, err
@@ -199,8 +216,16 @@ func validateOne(path string, stdout, stderr io.Writer, thisMachine bool) (*conf
 		}
 	}
 	config.WriteDiagnostics(stderr, hostWarnings(cfg, thisMachine))
-	fmt.Fprintf(stdout, "%s: valid (%d instances, %d checks)\n", path, len(cfg.Instances), len(cfg.Checks))
+	fmt.Fprintf(stdout, "%s: valid (%s, %s)\n", path, plural(len(cfg.Instances), "instance"), plural(len(cfg.Checks), "check"))
 	return cfg, nil
+}
+
+// plural says "1 check" or "2 checks".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // hostWarnings are what is legal but likely a mistake: a file with no

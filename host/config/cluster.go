@@ -11,48 +11,27 @@ import (
 )
 
 // CheckCluster checks several nodes' configurations as one cluster. For each
-// VRID on the same interface name the nodes must agree on the VIPs, the
+// virtual router (instances matched by VRID and address family, whatever
+// each node calls the interface) the nodes must agree on the VIPs, the
 // version, the advert interval, the password and (for unicast) list each
 // other as peers; their priorities must differ; and every weighted check,
 // failing on the node that would be master, must bring its priority below
 // every other node's, or the VIPs would not move (the commonest keepalived
 // misconfiguration). Each diagnostic points at the line to change.
 func CheckCluster(cfgs []*Config) hcl.Diagnostics {
+	cfgs, diags := distinctFiles(cfgs)
 	names := nodeNames(cfgs)
-	type member struct {
-		node string
-		in   Instance
-	}
-	type key struct {
-		iface  string
-		vrid   uint8
-		family int // an IPv4 and an IPv6 instance may share a VRID
-	}
-	groups := map[key][]member{}
-	var order []key
-	for i, cfg := range cfgs {
-		for _, in := range cfg.Instances {
-			k := key{in.Interface, in.VRID, familyOf(in.VirtualIPs)}
-			if _, ok := groups[k]; !ok {
-				order = append(order, k)
-			}
-			groups[k] = append(groups[k], member{names[i], in})
-		}
-	}
-	var diags hcl.Diagnostics
 	add := func(sev hcl.DiagnosticSeverity, at hcl.Range, summary, detail string) {
 		r := at
 		diags = append(diags, &hcl.Diagnostic{Severity: sev, Subject: &r, Summary: summary, Detail: detail})
 	}
-	for _, k := range order {
-		ms := groups[k]
-		where := fmt.Sprintf("VRID %d on %s", k.vrid, k.iface)
-		if k.family == 6 {
-			where += " (IPv6)"
-		}
+	diags = append(diags, sharedVIPs(cfgs, names)...)
+	for _, g := range matchInstances(cfgs, names) {
+		ms, where := g.members, g.where
 		if len(ms) == 1 {
-			add(hcl.DiagWarning, ms[0].in.DeclRange, fmt.Sprintf("%s is only in %s's file", where, ms[0].node),
-				"no other node backs it up; give the other nodes the same vrrp_instance, or check interface and virtual_router_id")
+			if detail := loneDetail(cfgs, names, ms[0]); detail != "" {
+				add(hcl.DiagWarning, ms[0].in.DeclRange, fmt.Sprintf("%s is only in %s's file", where, ms[0].node), detail)
+			}
 			continue
 		}
 		first := ms[0]

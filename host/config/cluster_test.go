@@ -1,6 +1,8 @@
 package config
 
 import (
+	"net/netip"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -132,11 +134,12 @@ func TestCheckClusterVIPsAndLoneVRID(t *testing.T) {
 		t.Errorf("other VIPs: %s", out.String())
 	}
 	b = clusterNode(t, "lb-2", 100, "")
-	b.Instances[0].Interface = "eth1"
+	b.Instances[0].VRID = 61
+	b.Instances[0].VirtualIPs = []netip.Prefix{netip.MustParsePrefix("198.51.100.101/24")}
 	out.Reset()
 	diags := CheckCluster([]*Config{a, b})
 	WriteDiagnostics(&out, diags)
-	if diags.HasErrors() || !strings.Contains(out.String(), "warning: VRID 51 on eth0 is only in lb-1's file") {
+	if diags.HasErrors() || !strings.Contains(out.String(), "warning: VRID 51 on eth0 is only in lb-1's file; no other node backs it up") {
 		t.Errorf("lone VRID: %s", out.String())
 	}
 	// Files that share a node name (the default host name) are named by file.
@@ -160,5 +163,95 @@ func TestWeightWarnings(t *testing.T) {
 	}
 	if w := WeightWarnings(in, "", 0); len(w) != 0 {
 		t.Fatalf("no master known, yet %q", w)
+	}
+}
+
+// TestCheckClusterMatching: instances are one virtual router by VRID and
+// family whatever the nodes call the interface; an address shared under
+// two VRIDs is an error; a file given twice is one.
+func TestCheckClusterMatching(t *testing.T) {
+	// node renders a file with one instance per "IFACE VRID VIP" triple.
+	node := func(t *testing.T, name, path string, priority int, instances ...string) *Config {
+		t.Helper()
+		src := `node_name = "` + name + `"` + "\n"
+		for i, spec := range instances {
+			f := strings.Fields(spec)
+			src += `vrrp_instance "VI_` + strconv.Itoa(i+1) + `" {
+  interface         = "` + f[0] + `"
+  virtual_router_id = ` + f[1] + `
+  priority          = ` + strconv.Itoa(priority) + `
+  virtual_ips       = ["` + f[2] + `"]
+}
+`
+		}
+		cfg, diags := ParseWith([]byte(src), filepath.Base(path), testHost)
+		if diags.HasErrors() {
+			t.Fatalf("%s: %v", name, diags)
+		}
+		cfg.Path = path
+		return cfg
+	}
+	tests := []struct {
+		name   string
+		nodes  func(t *testing.T) []*Config
+		errors bool
+		want   []string
+		absent []string
+	}{
+		{"other interface names match by VRID", func(t *testing.T) []*Config {
+			return []*Config{node(t, "lb-1", "/etc/lb-1.hcl", 150, "eth0 51 198.51.100.100/24"),
+				node(t, "lb-2", "/etc/lb-2.hcl", 100, "ens3 51 198.51.100.100/24")}
+		}, false, nil, []string{"only in"}},
+		{"matched across interface names, still compared", func(t *testing.T) []*Config {
+			return []*Config{node(t, "lb-1", "/etc/lb-1.hcl", 100, "eth0 51 198.51.100.100/24"),
+				node(t, "lb-2", "/etc/lb-2.hcl", 100, "ens3 51 198.51.100.100/24")}
+		}, true, []string{"VRID 51 on eth0/ens3: lb-1 and lb-2 both have priority 100"}, nil},
+		{"one VIP under two VRIDs", func(t *testing.T) []*Config {
+			return []*Config{node(t, "lb-1", "/etc/lb-1.hcl", 150, "eth0 51 198.51.100.100/24"),
+				node(t, "lb-2", "/etc/lb-2.hcl", 100, "eth0 52 198.51.100.100/24")}
+		}, true, []string{"lb-2.hcl:2:1: error: 198.51.100.100 is a virtual address of VRID 51 in lb-1 (VI_1, lb-1.hcl:2) but of VRID 52 in lb-2 (VI_1, lb-2.hcl:2); two virtual routers"},
+			[]string{"only in"}},
+		{"one VIP under two VRIDs on other interfaces", func(t *testing.T) []*Config {
+			return []*Config{node(t, "lb-1", "/etc/lb-1.hcl", 150, "eth0 51 198.51.100.100/24"),
+				node(t, "lb-2", "/etc/lb-2.hcl", 100, "ens3 52 198.51.100.100/24")}
+		}, true, []string{"of VRID 51 in lb-1", "but of VRID 52 in lb-2"}, nil},
+		{"a VRID on two segments is matched by interface", func(t *testing.T) []*Config {
+			return []*Config{node(t, "lb-1", "/etc/lb-1.hcl", 150, "eth0 51 198.51.100.100/24", "eth1 51 203.0.113.100/24"),
+				node(t, "lb-2", "/etc/lb-2.hcl", 100, "eth0 51 198.51.100.100/24", "ens4 51 203.0.113.100/24")}
+		}, false, nil, []string{"only in"}},
+		{"a VRID on two segments, one unmatched", func(t *testing.T) []*Config {
+			return []*Config{node(t, "lb-1", "/etc/lb-1.hcl", 150, "eth0 51 198.51.100.100/24", "eth1 51 203.0.113.100/24"),
+				node(t, "lb-2", "/etc/lb-2.hcl", 100, "eth0 51 198.51.100.100/24", "ens4 51 203.0.113.101/24")}
+		}, false, []string{"VRID 51 on eth1 is only in lb-1's file; lb-2 has VRID 51 on ens4, but where"},
+			[]string{"VRID 51 on eth0 is only"}},
+		{"the same file twice", func(t *testing.T) []*Config {
+			return []*Config{node(t, "lb-1", "/etc/a.hcl", 150, "eth0 51 198.51.100.100/24"),
+				node(t, "lb-1", "/etc/a.hcl", 150, "eth0 51 198.51.100.100/24")}
+		}, true, []string{"error: /etc/a.hcl is given twice"}, []string{"both have priority", "node_name"}},
+		{"two files, one node_name", func(t *testing.T) []*Config {
+			return []*Config{node(t, "lb", "/etc/a.hcl", 150, "eth0 51 198.51.100.100/24"),
+				node(t, "lb", "/etc/b.hcl", 100, "eth0 51 198.51.100.100/24")}
+		}, false, []string{`warning: a.hcl and b.hcl share node_name "lb"`}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			diags := CheckCluster(tt.nodes(t))
+			var b strings.Builder
+			WriteDiagnostics(&b, diags)
+			got := b.String()
+			if diags.HasErrors() != tt.errors {
+				t.Errorf("errors %v, want %v:\n%s", diags.HasErrors(), tt.errors, got)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("diagnostics lack %q:\n%s", w, got)
+				}
+			}
+			for _, w := range tt.absent {
+				if strings.Contains(got, w) {
+					t.Errorf("diagnostics have %q:\n%s", w, got)
+				}
+			}
+		})
 	}
 }

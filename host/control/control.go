@@ -35,6 +35,10 @@ type Response struct {
 	Error   string         `json:"error,omitempty"`
 	Message string         `json:"message,omitempty"` // what was done, for the operator
 	Status  *status.Status `json:"status,omitempty"`
+	// Warnings are what the operator must act on after a reload that went
+	// through (another node to reload, a setting that waits for a
+	// restart). Added in the second round: older clients ignore it.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Handler answers requests; the daemon implements it.
@@ -43,6 +47,12 @@ type Handler interface {
 	// Reload re-reads path; the control socket always passes "", meaning
 	// the file the daemon was started with.
 	Reload(ctx context.Context, path string) error
+}
+
+// WarningReloader is a Handler whose reload also returns warnings; the
+// control socket passes them to the client.
+type WarningReloader interface {
+	ReloadWithWarnings(ctx context.Context, path string) ([]string, error)
 }
 
 // MaintenanceHandler is a Handler that can hand its VIPs over on purpose.
@@ -93,16 +103,24 @@ func serveConn(ctx context.Context, c net.Conn, h Handler, acc access, log *zap.
 			st := h.Status()
 			resp.Status = &st
 		case "reload":
-			if err := h.Reload(ctx, ""); err != nil {
+			var warnings []string
+			var err error
+			if wr, ok := h.(WarningReloader); ok {
+				warnings, err = wr.ReloadWithWarnings(ctx, "")
+			} else {
+				err = h.Reload(ctx, "")
+			}
+			if err != nil {
 				// In the daemon's log too, as for SIGHUP: the journal is
 				// where the next person looks.
 				log.Error("reload rejected; still running on the previous configuration", zap.String("by", "hasidecar reload"), zap.Error(err))
-				resp = Response{Error: err.Error()}
+				resp = Response{Error: err.Error(), Warnings: warnings}
 			} else {
 				resp.Message = "reloaded"
 				if p := h.Status().ConfigPath; p != "" {
 					resp.Message = "reloaded " + p
 				}
+				resp.Warnings = warnings
 			}
 		case "maintenance":
 			mh, ok := h.(MaintenanceHandler)

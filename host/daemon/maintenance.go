@@ -120,11 +120,28 @@ func (d *Daemon) applyMaintenance(ctx context.Context, t *tracked) {
 // Maintenance implements control.MaintenanceHandler: it puts one instance
 // (or every one, for an empty name) in or out of maintenance, saves that to
 // state_dir first (a state that could not be saved is not applied: it would
-// not survive a restart), then tells the instances.
+// not survive a restart), then tells the instances. A master put in
+// maintenance is watched until a backup takes over (or long enough to
+// know none will), and the reply says which.
 func (d *Daemon) Maintenance(ctx context.Context, name string, on bool, reason string) (string, error) {
-	if reason == "" {
-		reason = "maintenance"
+	lines, watch, err := d.changeMaintenance(ctx, name, on, reason)
+	if err != nil {
+		return "", err
 	}
+	// Not under reloadMu: a reload may run while the VIPs move.
+	return strings.Join(append(lines, d.watchHandovers(ctx, watch)...), "\n"), nil
+}
+
+// handoverWatch is a master put in maintenance, watched until a backup
+// takes over or until is past.
+type handoverWatch struct {
+	t     *tracked
+	until time.Time
+}
+
+// changeMaintenance applies a maintenance request and returns the reply's
+// lines and the masters to watch.
+func (d *Daemon) changeMaintenance(ctx context.Context, name string, on bool, reason string) ([]string, []handoverWatch, error) {
 	// One change at a time with reloads, so that a runner a reload rebuilds
 	// cannot miss the state saved here.
 	d.reloadMu.Lock()
@@ -148,8 +165,9 @@ func (d *Daemon) Maintenance(ctx context.Context, name string, on bool, reason s
 		}
 	}
 	type target struct {
-		t    *tracked
-		name string
+		t      *tracked
+		name   string
+		change maintChange
 	}
 	var targets []target
 	var known []string
@@ -157,12 +175,12 @@ func (d *Daemon) Maintenance(ctx context.Context, name string, on bool, reason s
 		_, _, _, n := d.view(t)
 		known = append(known, n)
 		if name == "" || names[n] {
-			targets = append(targets, target{t, n})
+			targets = append(targets, target{t: t, name: n})
 		}
 	}
 	if len(targets) == 0 {
 		slices.Sort(known)
-		return "", fmt.Errorf("no vrrp_instance %q; this daemon runs %s", name, strings.Join(known, ", "))
+		return nil, nil, fmt.Errorf("no vrrp_instance %q; this daemon runs %s", name, strings.Join(known, ", "))
 	}
 
 	d.maint.mu.Lock()
@@ -171,42 +189,153 @@ func (d *Daemon) Maintenance(ctx context.Context, name string, on bool, reason s
 		next[k] = v
 	}
 	now := time.Now().UTC().Truncate(time.Second)
-	for _, tg := range targets {
+	changed := false
+	for i, tg := range targets {
+		prev, was := next[tg.name]
+		c := decideMaintenance(prev, was, on, reason, now)
+		targets[i].change = c
+		if !c.changed {
+			continue
+		}
+		changed = true
 		if on {
-			if e, ok := next[tg.name]; ok {
-				next[tg.name] = maintEntry{Reason: reason, Since: e.Since}
-			} else {
-				next[tg.name] = maintEntry{Reason: reason, Since: now}
-			}
+			next[tg.name] = c.entry
 		} else {
 			delete(next, tg.name)
 		}
 	}
-	if err := saveMaintenance(dir, next); err != nil {
-		d.maint.mu.Unlock()
-		return "", fmt.Errorf("saving the maintenance state in %s (state_dir): %w; nothing changed", dir, err)
+	if changed {
+		if err := saveMaintenance(dir, next); err != nil {
+			d.maint.mu.Unlock()
+			return nil, nil, fmt.Errorf("saving the maintenance state in %s (state_dir): %w; nothing changed", dir, err)
+		}
+		d.maint.entries = next
 	}
-	d.maint.entries = next
 	d.maint.mu.Unlock()
 
 	lines := notes
+	var watch []handoverWatch
 	for _, tg := range targets {
-		t := tg.t
-		t.Deliver(ctx, vrrp.MaintenanceChanged{Active: on, Reason: reason})
+		t, c := tg.t, tg.change
+		if c.changed {
+			t.Deliver(ctx, vrrp.MaintenanceChanged{Active: on, Reason: c.entry.Reason})
+			d.log.Info("maintenance changed", zap.String("instance", tg.name), zap.Bool("on", on), zap.String("reason", c.entry.Reason))
+		}
 		st := t.Status()
 		switch {
+		case c.said != "":
+			lines = append(lines, fmt.Sprintf("%s: %s", st.Name, c.said))
 		case on && st.State == "MASTER":
 			lines = append(lines, fmt.Sprintf("%s: maintenance on (%s): advertising priority %d so that a backup takes over; the VIPs stay here until it does",
-				st.Name, reason, vrrp.MaintenancePriority))
+				st.Name, c.entry.Reason, vrrp.MaintenancePriority))
 		case on:
-			lines = append(lines, fmt.Sprintf("%s: maintenance on (%s): %s, out of the election", st.Name, reason, st.State))
+			lines = append(lines, fmt.Sprintf("%s: maintenance on (%s): %s, out of the election", st.Name, c.entry.Reason, st.State))
 		default:
 			lines = append(lines, fmt.Sprintf("%s: maintenance off: back in the election with priority %d", st.Name, st.Priority))
 		}
-		d.log.Info("maintenance changed", zap.String("instance", st.Name), zap.Bool("on", on), zap.String("reason", reason))
+		if !on {
+			continue
+		}
+		if w := peerInMaintenance(st); w != "" {
+			lines = append(lines, fmt.Sprintf("%s: %s", st.Name, w))
+		}
+		if st.State == "MASTER" {
+			// A backup with a priority above ours takes over within
+			// Master_Down_Interval (under 4 intervals) of our first advert at
+			// priority 1, and we leave when we hear it. For an instance
+			// already in maintenance that was at Since.
+			start := time.Now()
+			if c.entry.Since.Before(now) {
+				start = c.entry.Since
+			}
+			watch = append(watch, handoverWatch{t, start.Add(handoverWait(t.spec.AdvertInterval))})
+		}
 	}
 	d.kickBGP() // an instance in maintenance is no BGP fallback
-	return strings.Join(lines, "\n"), nil
+	return lines, watch, nil
+}
+
+// handoverWait is how long a master in maintenance waits for a backup to
+// take over before saying none will: Master_Down_Interval (at most four
+// advert intervals) and a second for the adverts to cross, within the
+// control socket's 30 s.
+func handoverWait(interval time.Duration) time.Duration {
+	return min(4*interval+time.Second, 15*time.Second)
+}
+
+// watchHandovers waits for each watched master to become a backup, and
+// says who took over, or that nobody did.
+func (d *Daemon) watchHandovers(ctx context.Context, watch []handoverWatch) []string {
+	var lines []string
+	for _, w := range watch {
+		st := w.t.Status()
+		for st.State == "MASTER" && time.Now().Before(w.until) {
+			select {
+			case <-ctx.Done():
+				return lines
+			case <-time.After(50 * time.Millisecond):
+			}
+			st = w.t.Status()
+		}
+		lines = append(lines, handoverResult(st))
+	}
+	return lines
+}
+
+// handoverResult says where the VIPs of an instance put in maintenance
+// went: to the master it now follows, or nowhere.
+func handoverResult(st status.InstanceStatus) string {
+	switch {
+	case st.State == "MASTER":
+		return fmt.Sprintf("%s: warning: no other node has taken over: none with a priority above %d is there (the others are in maintenance, in FAULT or down), so the VIPs stay here until one is",
+			st.Name, vrrp.MaintenancePriority)
+	case st.MasterAddress != "":
+		return fmt.Sprintf("%s: %s took over; the VIPs left this node", st.Name, st.MasterAddress)
+	default:
+		return fmt.Sprintf("%s: now %s; the VIPs left this node", st.Name, st.State)
+	}
+}
+
+// peerInMaintenance warns when the master we follow advertises the
+// maintenance priority: it stays master only because no other node is
+// there to take over, and with this one out of the election none will.
+func peerInMaintenance(st status.InstanceStatus) string {
+	if st.State != "BACKUP" || st.MasterPriority != vrrp.MaintenancePriority {
+		return ""
+	}
+	return fmt.Sprintf("warning: the master %s advertises priority %d (in maintenance itself); with this node out of the election too, no other node will take over, so the VIPs stay on %s",
+		st.MasterAddress, vrrp.MaintenancePriority, st.MasterAddress)
+}
+
+// maintChange is what a maintenance request does to one instance.
+type maintChange struct {
+	entry   maintEntry // its entry while in maintenance (the reason, for off)
+	changed bool       // the state or the reason changes
+	said    string     // the reply when it says more than the state
+}
+
+// decideMaintenance applies a request (on or off, with reason, "" if none
+// was given) to an instance's entry (prev, if was in maintenance). A
+// second `on` keeps the first reason and time unless it gives a new
+// reason; `off` of an instance not in maintenance changes nothing.
+func decideMaintenance(prev maintEntry, was, on bool, reason string, now time.Time) maintChange {
+	since := prev.Since.UTC().Format(time.RFC3339)
+	switch {
+	case on && !was:
+		if reason == "" {
+			reason = "maintenance"
+		}
+		return maintChange{entry: maintEntry{Reason: reason, Since: now}, changed: true}
+	case on && (reason == "" || reason == prev.Reason):
+		return maintChange{entry: prev, said: fmt.Sprintf("already in maintenance since %s (%s); nothing changed", since, prev.Reason)}
+	case on:
+		return maintChange{entry: maintEntry{Reason: reason, Since: prev.Since}, changed: true,
+			said: fmt.Sprintf("already in maintenance since %s; the reason is now %q (was %q)", since, reason, prev.Reason)}
+	case was:
+		return maintChange{entry: prev, changed: true}
+	default:
+		return maintChange{said: "not in maintenance; nothing changed"}
+	}
 }
 
 // inMaintenance reports whether instance name is in maintenance.

@@ -25,13 +25,22 @@ import (
 // directory and pins, logging) keep their old values, with a warning. What
 // changes is decided by planReload (reloadplan.go); Reload carries it out.
 func (d *Daemon) Reload(ctx context.Context, path string) error {
+	_, err := d.ReloadWithWarnings(ctx, path)
+	return err
+}
+
+// ReloadWithWarnings is Reload, and also returns what the operator must
+// hear of a reload that went through (a changed virtual_ips that the other
+// nodes need too, a setting that waits for a restart); they are logged as
+// well. It implements control.WarningReloader.
+func (d *Daemon) ReloadWithWarnings(ctx context.Context, path string) ([]string, error) {
 	d.reloadMu.Lock()
 	defer d.reloadMu.Unlock()
 	if !d.started.Load() {
 		if d.ctx != nil && d.ctx.Err() != nil {
-			return errors.New("the daemon is stopping")
+			return nil, errors.New("the daemon is stopping")
 		}
-		return errors.New("the daemon is still starting; try again")
+		return nil, errors.New("the daemon is still starting; try again")
 	}
 	_, _ = systemd.Notify("RELOADING=1")
 	defer systemd.Notify("READY=1")
@@ -43,11 +52,11 @@ func (d *Daemon) Reload(ctx context.Context, path string) error {
 
 	cfg, diags := config.Load(path)
 	if diags.HasErrors() {
-		return &DiagnosticsError{Diags: diags}
+		return nil, &DiagnosticsError{Diags: diags}
 	}
 	resolved, diags := checkspec.Resolve(ctx, cfg.Checks, d.plugins)
 	if diags.HasErrors() {
-		return &DiagnosticsError{Diags: diags}
+		return nil, &DiagnosticsError{Diags: diags}
 	}
 	d.mu.Lock()
 	old := d.cfg
@@ -58,17 +67,19 @@ func (d *Daemon) Reload(ctx context.Context, path string) error {
 		running[i] = runningInstance{ic: t.ic, noSource: t.noSource} // only Reload changes them
 	}
 	plan := planReload(running, d.health.Specs(), old, cfg, resolved)
-	for _, what := range plan.static {
-		d.log.Warn(what + " changed; it takes effect at the next restart")
-	}
 	err := d.carryOut(ctx, plan, current, resolved, old, cfg)
-	if !errors.Is(err, errRejected) {
-		d.log.Info("configuration reloaded", zap.String("config", path),
-			zap.Int("instances_kept", len(plan.kept)), zap.Int("instances_started", len(plan.started)),
-			zap.Strings("checks_added", plan.checks.added), zap.Strings("checks_changed", plan.checks.changed),
-			zap.Strings("checks_removed", plan.checks.removed))
+	if errors.Is(err, errRejected) {
+		return nil, err
 	}
-	return err
+	warnings := plan.warnings()
+	for _, w := range warnings {
+		d.log.Warn(w)
+	}
+	d.log.Info("configuration reloaded", zap.String("config", path),
+		zap.Int("instances_kept", len(plan.kept)), zap.Int("instances_started", len(plan.started)),
+		zap.Strings("checks_added", plan.checks.added), zap.Strings("checks_changed", plan.checks.changed),
+		zap.Strings("checks_removed", plan.checks.removed))
+	return warnings, err
 }
 
 // errRejected marks a reload that changed nothing.

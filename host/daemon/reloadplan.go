@@ -44,6 +44,9 @@ type reloadPlan struct {
 	// static lists the settings a reload cannot change that changed: they
 	// take effect at the next restart, with a warning now.
 	static []string
+	// advertised names the running instances whose advertised addresses
+	// change (reloadwarn.go): a pair disagrees until every node reloads.
+	advertised []string
 }
 
 // keptInstance is a running instance (running[from]) and its new settings.
@@ -90,6 +93,7 @@ func planReload(running []runningInstance, oldChecks []health.CheckSpec, old, ne
 	}
 	p.checks = planChecks(oldChecks, resolved)
 	p.static = staticChanges(old, next)
+	p.advertised = advertisedChanges(running, p)
 	return p
 }
 

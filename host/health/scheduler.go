@@ -279,8 +279,14 @@ func jitter(interval time.Duration) time.Duration {
 func (s *Scheduler) runOnce(ctx context.Context, c *checkState) {
 	spec := c.spec
 	cctx, cancel := context.WithTimeout(ctx, spec.Timeout)
+	began := time.Now()
 	res, latency, err := s.runner.Check(cctx, spec.Plugin, spec.Name)
 	cancel()
+	if err != nil && latency == 0 {
+		// No answer to time: what the check cost is how long we waited
+		// (a timeout's latency is its timeout, not 0).
+		latency = time.Since(began)
+	}
 	if ctx.Err() != nil {
 		return // shutting down: not the check's fault
 	}

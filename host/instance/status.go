@@ -64,5 +64,8 @@ func (r *Runner) snapshot(moved *vrrp.Transition) {
 	st.MasterPriority = int(r.fsm.MasterPriority())
 	if moved != nil {
 		st.LastReason = moved.Reason
+		// Wall time, without the monotonic reading, to the millisecond: what
+		// an operator lines up with logs.
+		st.LastTransition = time.Now().Round(0).Truncate(time.Millisecond)
 	}
 }

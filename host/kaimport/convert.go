@@ -295,7 +295,12 @@ func (c *converter) script(st *kaconf.Statement) {
 				c.notef(s, true, "cannot split the script as keepalived does (%v); fix the quoting", err)
 				continue
 			}
-			ch.command = c.resolveProgram(s, argv)
+			if sh, why := shellScript(s); sh != nil {
+				ch.command = sh
+				c.note(s, false, why)
+			} else {
+				ch.command = c.resolveProgram(s, argv)
+			}
 			if len(rest) > 0 {
 				ch.user = rest[0]
 			}

@@ -64,6 +64,9 @@ type InstanceStatus struct {
 	Conflicts []ConflictStatus `json:"conflicts,omitempty"`
 	// Maintenance is set while the instance is in maintenance.
 	Maintenance *MaintenanceStatus `json:"maintenance,omitempty"`
+	// LastTransition is when the state last changed (RFC 3339; absent
+	// before the first transition), beside last_transition_reason.
+	LastTransition time.Time `json:"last_transition,omitzero"`
 }
 
 // ConflictStatus is one conflict with one peer.

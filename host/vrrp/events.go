@@ -167,7 +167,7 @@ func (in *Instance) join(now time.Time, why string) []Action {
 	}
 	in.masterAdverInterval = in.cfg.AdvertInterval
 	in.masterAddr = netip.Addr{}
-	return in.becomeBackup(now, fmt.Sprintf("%s; waiting %v for a master", why, in.MasterDownInterval()))
+	return in.becomeBackup(now, fmt.Sprintf("%s; waiting %v for a master", why, rounded(in.MasterDownInterval())))
 }
 
 func (in *Instance) stop() []Action {
@@ -210,11 +210,16 @@ func (in *Instance) tick(now time.Time) []Action {
 		if len(in.holds) > 0 {
 			return in.heldExpiry(now)
 		}
-		why := "no advertisement for Master_Down_Interval"
-		if in.downReason != "" {
+		why := fmt.Sprintf("no advertisement for Master_Down_Interval (%v)", rounded(in.MasterDownInterval()))
+		switch {
+		case in.downReason != "":
 			why = in.downReason
-		} else if in.masterAddr.IsValid() {
-			why = fmt.Sprintf("master %v silent for Master_Down_Interval (%v)", in.masterAddr, in.MasterDownInterval())
+		case in.ignoredWhy != "":
+			// Its adverts came, but a preempting backup discards them
+			// (RFC 5798 section 6.4.2): not a silent master.
+			why = fmt.Sprintf("%s after Master_Down_Interval (%v)", in.ignoredWhy, rounded(in.MasterDownInterval()))
+		case in.masterAddr.IsValid():
+			why = fmt.Sprintf("master %v silent for Master_Down_Interval (%v)", in.masterAddr, rounded(in.MasterDownInterval()))
 		}
 		return in.becomeMaster(now, why)
 	}
@@ -266,7 +271,7 @@ func (in *Instance) backupReceived(now time.Time, ad AdvertReceived) []Action {
 		// preemption we would keep a sick master forever, which is what
 		// keepalived's nopreempt does to weight-based checks. Take over as
 		// from a resignation; no preempt_delay, as nothing returns here.
-		in.takeOverSoon(now, fmt.Sprintf("master %v fell to priority %d, below our %d", ad.From, ad.Priority, in.effective))
+		in.takeOverSoon(now, fmt.Sprintf("master %v fell to priority %d, below our %d: taking over", ad.From, ad.Priority, in.effective))
 		return nil
 	}
 	// A master with lower priority than ours, and we preempt.
@@ -290,8 +295,10 @@ func (in *Instance) fellBelowUs(ad AdvertReceived) bool {
 
 // takeOverSoon handles an advertisement we will not follow: with
 // LowerPriorityIsResignation we take over after Skew_Time; otherwise the
-// advertisement is discarded and Master_Down_Timer runs out.
+// advertisement is discarded and Master_Down_Timer runs out, and the
+// takeover names the master we ignored rather than calling it silent.
 func (in *Instance) takeOverSoon(now time.Time, why string) {
+	in.ignoredWhy = why
 	if in.cfg.LowerPriorityIsResignation {
 		if at := now.Add(in.SkewTime()); at.Before(in.masterDownAt) {
 			in.masterDownAt = at
@@ -303,6 +310,7 @@ func (in *Instance) takeOverSoon(now time.Time, why string) {
 // follow accepts the sender as our master and restarts Master_Down_Timer.
 func (in *Instance) follow(now time.Time, ad AdvertReceived) {
 	in.downReason = ""
+	in.ignoredWhy = ""
 	in.wantMaster = false
 	in.masterAddr = ad.From
 	in.masterPriority = ad.Priority
@@ -410,6 +418,7 @@ func (in *Instance) becomeBackup(now time.Time, why string) []Action {
 
 func (in *Instance) setState(to State, why string) Transition {
 	in.downReason = ""
+	in.ignoredWhy = ""
 	in.wantMaster = false
 	t := Transition{From: in.state, To: to, Reason: why}
 	in.state = to

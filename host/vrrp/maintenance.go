@@ -59,9 +59,10 @@ func (in *Instance) maintenanceChanged(now time.Time, m MaintenanceChanged) []Ac
 		// and is followed (or preempted); a silent one times out.
 		in.lowerSince = time.Time{}
 		in.downReason = ""
+		in.ignoredWhy = ""
 		in.masterDownAt = now.Add(in.MasterDownInterval())
 		if !in.masterAddr.IsValid() {
-			in.downReason = fmt.Sprintf("maintenance ended; no master heard for %v", in.MasterDownInterval())
+			in.downReason = fmt.Sprintf("maintenance ended; no master heard for %v", rounded(in.MasterDownInterval()))
 		}
 	}
 	return nil

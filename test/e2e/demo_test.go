@@ -25,7 +25,7 @@ func TestDemoRunsWithoutATerminal(t *testing.T) {
 		t.Fatalf("demo: %v\n%s", err, out)
 	}
 	for _, want := range []string{
-		"node1 won the election", "node2 owns the virtual IP", "client: served by node2",
+		"node1 won the election", "the client got its first page from node2", "client: served by node2",
 		"client: served by node1", "VI_1: maintenance on (demo: kernel update)", "maintenance since",
 		"maintenance off: node1 is back", "Done.",
 	} {

@@ -45,7 +45,8 @@ func TestMaintenanceHandover(t *testing.T) {
 	ping := lab.Client.StartPinger(t, vip.Addr(), 10*time.Millisecond)
 	time.Sleep(300 * time.Millisecond)
 	out := d1.maintenance(t, "on", "--instance", "VI_1", "--reason", "kernel update")
-	if !strings.Contains(out, "VI_1: maintenance on (kernel update)") {
+	// The reply waits for the handover and names the new master.
+	if !strings.Contains(out, "VI_1: maintenance on (kernel update)") || !strings.Contains(out, "VI_1: "+n2.Addr.String()+" took over") {
 		t.Errorf("maintenance on said:\n%s", out)
 	}
 	waitSoleHolder(t, lab, n2, 10*time.Second)
@@ -60,6 +61,20 @@ func TestMaintenanceHandover(t *testing.T) {
 		t.Fatalf("status in maintenance: %+v %+v", st, st.Maintenance)
 	}
 	since := st.Maintenance.Since
+	// A second on without a reason keeps the first; one with a reason
+	// replaces it; off where there is no maintenance changes nothing.
+	if out := d1.maintenance(t, "on"); !strings.Contains(out, "VI_1: already in maintenance since "+since.UTC().Format(time.RFC3339)+" (kernel update); nothing changed") {
+		t.Errorf("maintenance on again said:\n%s", out)
+	}
+	if out := d1.maintenance(t, "on", "--reason", "disk swap"); !strings.Contains(out, `the reason is now "disk swap" (was "kernel update")`) {
+		t.Errorf("maintenance on with a new reason said:\n%s", out)
+	}
+	if st := d1.status(t).Instances[0]; st.Maintenance == nil || st.Maintenance.Reason != "disk swap" || !st.Maintenance.Since.Equal(since) {
+		t.Errorf("after a new reason: %+v", st.Maintenance)
+	}
+	if out := d2.maintenance(t, "off"); !strings.Contains(out, "VI_1: not in maintenance; nothing changed") {
+		t.Errorf("maintenance off of an instance not in maintenance said:\n%s", out)
+	}
 	if code, table := cliIn(t, "/", "status", "--socket", d1.socket); code != 0 || !strings.Contains(table, "maintenance since") {
 		t.Errorf("status table does not show maintenance:\n%s", table)
 	}
@@ -77,6 +92,17 @@ func TestMaintenanceHandover(t *testing.T) {
 	if st.State != "BACKUP" || st.Maintenance == nil || !st.Maintenance.Since.Equal(since) {
 		t.Fatalf("after a restart: %+v %+v (since was %v)", st, st.Maintenance, since)
 	}
+
+	// Both nodes in maintenance: nobody takes over from n2, and both say so.
+	if out := d2.maintenance(t, "on"); !strings.Contains(out, "VI_1: warning: no other node has taken over") {
+		t.Errorf("maintenance on with the other node in maintenance said:\n%s", out)
+	}
+	holdsSteady(t, lab, n2, time.Second)
+	if out := d1.maintenance(t, "on"); !strings.Contains(out, "the master "+n2.Addr.String()+" advertises priority 1 (in maintenance itself)") {
+		t.Errorf("maintenance on with the master in maintenance said:\n%s", out)
+	}
+	d2.maintenance(t, "off")
+	holdsSteady(t, lab, n2, time.Second)
 
 	ping = lab.Client.StartPinger(t, vip.Addr(), 10*time.Millisecond)
 	time.Sleep(300 * time.Millisecond)

@@ -34,7 +34,7 @@ vrrp_instance "VI_1" {
     url    = "http://127.0.0.1/healthz"
     digest = "3858f62230ac3c915f300c664312c63f"
   }
-}`, 0, "valid (1 instances, 1 checks)"},
+}`, 0, "valid (1 instance, 1 check)"},
 		{"unknown key", `check "web" {
   plugin = "httpget"
   config {

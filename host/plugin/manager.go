@@ -132,6 +132,19 @@ func validName(name string) bool {
 // get returns the running plugin, starting it if it never ran. A plugin
 // that is restarting is reported as ErrDown rather than waited for.
 func (m *Manager) get(ctx context.Context, name string) (*proc, *sdk.Client, error) {
+	return m.getOrStart(ctx, name, true)
+}
+
+// running is get for calls about a check the plugin was given: a plugin that
+// is not running (never started, or stopped by a reload that removed its
+// last check) is not started for them. A check run that was under way
+// while a reload removed its check would otherwise start a process that
+// nothing stops.
+func (m *Manager) running(ctx context.Context, name string) (*proc, *sdk.Client, error) {
+	return m.getOrStart(ctx, name, false)
+}
+
+func (m *Manager) getOrStart(ctx context.Context, name string, start bool) (*proc, *sdk.Client, error) {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -139,6 +152,10 @@ func (m *Manager) get(ctx context.Context, name string) (*proc, *sdk.Client, err
 	}
 	p, ok := m.plugins[name]
 	if !ok {
+		if !start {
+			m.mu.Unlock()
+			return nil, nil, fmt.Errorf("plugin %q: %w (not started: no check configured)", name, ErrDown)
+		}
 		p = &proc{name: name, m: m, configs: map[string][]byte{}}
 		m.plugins[name] = p
 	}
@@ -204,11 +221,14 @@ func (m *Manager) Configure(ctx context.Context, name, checkID string, cfg []byt
 
 // Remove tells the plugin to forget a check.
 func (m *Manager) Remove(ctx context.Context, name, checkID string) error {
-	p, c, err := m.get(ctx, name)
+	p, c, err := m.running(ctx, name)
 	if p != nil {
 		p.mu.Lock()
 		delete(p.configs, checkID)
 		p.mu.Unlock()
+	}
+	if p == nil && errors.Is(err, ErrDown) {
+		return nil // no process: nothing to forget
 	}
 	if err != nil {
 		return err
@@ -220,7 +240,7 @@ func (m *Manager) Remove(ctx context.Context, name, checkID string) error {
 // fails at once. A plugin whose calls keep running into their deadline is
 // taken for hung and restarted.
 func (m *Manager) Check(ctx context.Context, name, checkID string) (sdk.Result, time.Duration, error) {
-	p, c, err := m.get(ctx, name)
+	p, c, err := m.running(ctx, name)
 	if err != nil {
 		return sdk.Result{}, 0, err
 	}

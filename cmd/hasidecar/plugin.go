@@ -3,9 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
-	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -59,12 +57,6 @@ func servePlugin(newChecker func() sdk.Checker) {
 	// The host configures a plugin's checks within a second of starting
 	// it; what the checks run later is mapped again as it runs.
 	time.AfterFunc(pluginSettled, func() { exepages.Release() })
-	if os.Getenv("GOGC") == "" {
-		// A plugin's live heap is mostly the linked libraries' tables, a
-		// steady 2 MiB; at the default 100 a busy plugin's garbage (an
-		// httpget every 100 ms) adds as much again between collections.
-		debug.SetGCPercent(50)
-	}
 	sdk.Serve(newChecker())
 }
 

@@ -128,13 +128,11 @@ func (t *timetable) secondGARPDue(now time.Time) bool {
 // once (see timegrid).
 func (t *timetable) next() time.Time {
 	next := t.fsm.NextDeadline()
-	if !t.garpAt.IsZero() {
-		switch {
-		case t.fsm.State() != vrrp.Master:
-			t.garpAt = time.Time{} // it left master: no second burst
-		case next.IsZero() || t.garpAt.Before(next):
-			next = t.garpAt
-		}
+	// A burst noted before the instance left master is never sent
+	// (secondGARPDue), so it wakes nobody; becoming master again notes a
+	// new one.
+	if !t.garpAt.IsZero() && t.fsm.State() == vrrp.Master && (next.IsZero() || t.garpAt.Before(next)) {
+		next = t.garpAt
 	}
 	if next.IsZero() {
 		return next

@@ -55,6 +55,24 @@ func describeConflict(reason packet.Reason, ad *packet.Advertisement, from netip
 	return "", "", false
 }
 
+// refusedWhy says in a few words what differs in a refused advert, for the
+// reason of the takeover it may cause (describeConflict says what to do).
+func refusedWhy(reason packet.Reason, ad *packet.Advertisement, want packet.Expectation) string {
+	switch reason {
+	case packet.ReasonVersionMismatch:
+		return fmt.Sprintf("VRRPv%d, ours v%d", ad.Version, want.Version)
+	case packet.ReasonBadPassword:
+		return "another auth_pass"
+	case packet.ReasonAuthTypeMismatch:
+		return fmt.Sprintf("authentication %s, ours %s", ad.AuthType, want.AuthType)
+	case packet.ReasonIntervalMismatch:
+		return fmt.Sprintf("advert_interval %v, ours %v", ad.Interval, want.Interval)
+	case packet.ReasonAddressCount, packet.ReasonAddressList:
+		return fmt.Sprintf("virtual IPs %s, ours %s", addrList(ad.Addresses), addrList(want.Addresses))
+	}
+	return string(reason)
+}
+
 func addrList(as []netip.Addr) string {
 	s := make([]string, len(as))
 	for i, a := range as {
@@ -75,7 +93,7 @@ type conflictRecord struct {
 // answering for a VIP) and logs it at error level, at most once a minute
 // per kind and peer.
 func (r *Runner) ReportConflict(kind, peer, msg string) {
-	r.noteConflict(kind, peer, msg, time.Now())
+	r.noteConflict(kind, peer, msg, r.clock.Now())
 }
 
 // maxConflicts bounds the conflicts an instance remembers (status, metric

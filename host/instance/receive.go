@@ -2,6 +2,7 @@ package instance
 
 import (
 	"errors"
+	"net/netip"
 	"time"
 
 	"go.uber.org/zap"
@@ -63,8 +64,10 @@ func (r *Runner) validate(pkt vrrpconn.Packet) (vrrp.AdvertReceived, bool) {
 	}
 	if reason != packet.ReasonNone {
 		if kind, msg, ok := describeConflict(reason, ad, pkt.Src, *expect); ok {
-			r.noteConflict(kind, pkt.Src.String(), msg, time.Now())
+			now := r.clock.Now()
+			r.noteConflict(kind, pkt.Src.String(), msg, now)
 			r.dropped.Add(drops.Of(reason)) // logged as a conflict, at error level
+			r.tellDropped(now, pkt.Src, refusedWhy(reason, ad, *expect))
 			return vrrp.AdvertReceived{}, false
 		}
 		r.drop(reason, pkt, nil)
@@ -72,6 +75,24 @@ func (r *Runner) validate(pkt vrrpconn.Packet) (vrrp.AdvertReceived, bool) {
 	}
 	r.recv.Add(1)
 	return vrrp.AdvertReceived{From: pkt.Src, Priority: ad.Priority, Interval: ad.Interval}, true
+}
+
+// tellDropped lets the state machine know that a peer's advert was refused,
+// so that a takeover it causes names the refusal rather than a silent
+// master. At most once a second, and never waiting: a flood of refused
+// adverts must not crowd out the valid ones.
+func (r *Runner) tellDropped(now time.Time, from netip.Addr, why string) {
+	last := r.droppedToldAt.Load()
+	if last != 0 && now.Sub(time.Unix(0, last)) < time.Second {
+		return
+	}
+	if !r.droppedToldAt.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	select {
+	case r.events <- vrrp.AdvertDropped{From: from, Why: why}:
+	default:
+	}
 }
 
 func (r *Runner) drop(reason packet.Reason, pkt vrrpconn.Packet, err error) {

@@ -91,6 +91,9 @@ type Runner struct {
 	seen snapshotKey
 
 	sent, recv atomic.Uint64
+	// droppedToldAt is when the receiver last told the loop of a refused
+	// advert (UnixNano), to do so at most once a second (receive.go).
+	droppedToldAt atomic.Int64
 
 	mu        sync.Mutex
 	running   bool         // Run has begun: Deliver sends to events

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -165,9 +166,15 @@ func (h *harness) deliver(ev vrrp.Event) {
 // peerAdvert is the peer's advert for testSpec, as the socket returns it.
 func peerAdvert(t *testing.T, priority uint8, at time.Time) vrrpconn.Packet {
 	t.Helper()
+	return peerAdvertFor(t, priority, []netip.Addr{testVIP.Addr()}, at)
+}
+
+// peerAdvertFor is the peer's advert for testSpec's VRID with addrs.
+func peerAdvertFor(t *testing.T, priority uint8, addrs []netip.Addr, at time.Time) vrrpconn.Packet {
+	t.Helper()
 	dst := packet.MulticastGroup()
 	ad := packet.Advertisement{Version: 3, VRID: 7, Priority: priority, Interval: testInterval,
-		Addresses: []netip.Addr{testVIP.Addr()}}
+		Addresses: addrs}
 	b, err := ad.Marshal(peerAddr, dst)
 	if err != nil {
 		t.Fatal(err)
@@ -464,13 +471,44 @@ func TestRunnerReconfigureStopsDeferringOlderCopies(t *testing.T) {
 	if got := h.r.Status().AdvertsRecv; got != 2 {
 		t.Fatalf("a copy from before the reconfiguration was taken as received (%d adverts)", got)
 	}
-	if h.turns() != n {
-		t.Fatal("a dropped advert woke the loop")
-	}
+	// The refused advert wakes the loop once, only to note the refusal for
+	// the takeover's reason (TestRunnerTakeoverNamesRefusedAdverts).
+	h.settle(n)
 	// The copy deferred at 2 s was taken in before the reconfiguration:
 	// with nothing valid since, the master is down 3.6 s after it.
 	h.advanceTo(t0.Add(2*time.Second + testDown - 10*time.Millisecond))
 	h.wantState("BACKUP")
 	h.advanceTo(t0.Add(2*time.Second + testDown + 10*time.Millisecond))
 	h.wantState("MASTER")
+	if r := h.r.Status().LastReason; !strings.Contains(r, "were dropped: virtual IPs [198.51.100.100], ours [198.51.100.101]") {
+		t.Fatalf("reason %q does not name the refused adverts", r)
+	}
+}
+
+// TestRunnerTakeoverNamesRefusedAdverts: the master's adverts keep coming
+// but with another address list, so the backup refuses them and takes over
+// after Master_Down_Interval, as the RFC says; the reason names the refused
+// adverts, which an operator must fix, instead of a silent master.
+func TestRunnerTakeoverNamesRefusedAdverts(t *testing.T) {
+	h := start(t, testSpec(), nil, nil)
+	h.receive(200)
+	h.wantState("BACKUP")
+	other := []netip.Addr{netip.MustParseAddr("198.51.100.200")}
+	for i := 0; i < 3; i++ {
+		h.advance(testInterval)
+		n := h.turns()
+		h.conn.in <- peerAdvertFor(h.t, 200, other, h.clk.Now())
+		h.settle(n) // the refusal reaches the loop
+	}
+	h.advance(testDown)
+	h.wantState("MASTER")
+	st := h.r.Status()
+	want := "no valid advertisement for Master_Down_Interval (3.61s); advertisements from " + peerAddr.String() +
+		" were dropped: virtual IPs [198.51.100.200], ours [198.51.100.100]"
+	if st.LastReason != want {
+		t.Fatalf("reason\n %q, want\n %q", st.LastReason, want)
+	}
+	if len(st.Conflicts) != 1 {
+		t.Fatalf("conflicts %+v, want the address list", st.Conflicts)
+	}
 }

@@ -15,7 +15,7 @@ func (r *Runner) Status() status.InstanceStatus {
 	st := r.status
 	st.AdvertsSent, st.AdvertsRecv = r.sent.Load(), r.recv.Load()
 	st.Dropped = r.dropped.NonZero() // metrics fill in the zeros
-	st.Conflicts = r.conflictStatusLocked(time.Now())
+	st.Conflicts = r.conflictStatusLocked(r.clock.Now())
 	return st
 }
 
@@ -66,6 +66,6 @@ func (r *Runner) snapshot(moved *vrrp.Transition) {
 		st.LastReason = moved.Reason
 		// Wall time, without the monotonic reading, to the millisecond: what
 		// an operator lines up with logs.
-		st.LastTransition = time.Now().Round(0).Truncate(time.Millisecond)
+		st.LastTransition = r.clock.Now().Round(0).Truncate(time.Millisecond)
 	}
 }

@@ -8,7 +8,7 @@ import (
 )
 
 // Event is something that happened to an instance: Start, Stop, Tick,
-// AdvertReceived, FaultChanged or PriorityChanged.
+// AdvertReceived, AdvertDropped, FaultChanged or PriorityChanged.
 type Event interface{ event() }
 
 // Start leaves INIT: the instance joins the election (RFC 5798 section 6.4.1).
@@ -28,6 +28,17 @@ type AdvertReceived struct {
 	From     netip.Addr
 	Priority uint8
 	Interval time.Duration // the sender's advertisement interval
+}
+
+// AdvertDropped tells a backup that an advertisement for this virtual router
+// came and was refused (another address list, auth_pass, interval or
+// version). It changes no timer: a backup that hears only such adverts
+// still takes over after Master_Down_Interval, as the RFC says; the
+// takeover then names the dropped adverts instead of a silent master, which
+// is what the operator must fix.
+type AdvertDropped struct {
+	From netip.Addr
+	Why  string // what differs, e.g. "other virtual IPs [198.51.100.20]"
 }
 
 // FaultChanged raises or clears one reason for FAULT, such as "link eth0
@@ -57,6 +68,7 @@ func (Start) event()           {}
 func (Stop) event()            {}
 func (Tick) event()            {}
 func (AdvertReceived) event()  {}
+func (AdvertDropped) event()   {}
 func (FaultChanged) event()    {}
 func (PriorityChanged) event() {}
 
@@ -120,6 +132,11 @@ func (in *Instance) Handle(now time.Time, ev Event) []Action {
 		return in.tick(now)
 	case AdvertReceived:
 		return in.advertReceived(now, e)
+	case AdvertDropped:
+		if in.state == Backup {
+			in.droppedWhy = fmt.Sprintf("advertisements from %v were dropped: %s", e.From, e.Why)
+		}
+		return nil
 	case FaultChanged:
 		return in.faultChanged(now, e)
 	case PriorityChanged:
@@ -218,6 +235,10 @@ func (in *Instance) tick(now time.Time) []Action {
 			// Its adverts came, but a preempting backup discards them
 			// (RFC 5798 section 6.4.2): not a silent master.
 			why = fmt.Sprintf("%s after Master_Down_Interval (%v)", in.ignoredWhy, rounded(in.MasterDownInterval()))
+		case in.droppedWhy != "":
+			// Adverts came but were refused: two nodes disagree on the
+			// configuration, which saying "silent" would hide.
+			why = fmt.Sprintf("no valid advertisement for Master_Down_Interval (%v); %s", rounded(in.MasterDownInterval()), in.droppedWhy)
 		case in.masterAddr.IsValid():
 			why = fmt.Sprintf("master %v silent for Master_Down_Interval (%v)", in.masterAddr, rounded(in.MasterDownInterval()))
 		}
@@ -311,6 +332,7 @@ func (in *Instance) takeOverSoon(now time.Time, why string) {
 func (in *Instance) follow(now time.Time, ad AdvertReceived) {
 	in.downReason = ""
 	in.ignoredWhy = ""
+	in.droppedWhy = ""
 	in.wantMaster = false
 	in.masterAddr = ad.From
 	in.masterPriority = ad.Priority
@@ -419,6 +441,7 @@ func (in *Instance) becomeBackup(now time.Time, why string) []Action {
 func (in *Instance) setState(to State, why string) Transition {
 	in.downReason = ""
 	in.ignoredWhy = ""
+	in.droppedWhy = ""
 	in.wantMaster = false
 	t := Transition{From: in.state, To: to, Reason: why}
 	in.state = to

@@ -95,6 +95,7 @@ type Instance struct {
 	lowerSince   time.Time // BACKUP: first advert of a lower-priority master seen since the last higher one
 	downReason   string    // BACKUP: why masterDownAt was brought forward, for the transition's reason
 	ignoredWhy   string    // BACKUP: the lower-priority master whose adverts we let run out, for the transition's reason
+	droppedWhy   string    // BACKUP: adverts refused since the last valid one, for the transition's reason
 	reannounceAt time.Time // MASTER: earliest re-announcement after a split brain
 	masterSince  time.Time // MASTER: when it became master
 
@@ -207,7 +208,7 @@ func (in *Instance) MasterDownInterval() time.Duration {
 func (in *Instance) OnlyRestartsTimer(ad AdvertReceived) bool {
 	return in.state == Backup && !in.maint && ad.Priority != 0 && ad.From != in.cfg.Address &&
 		ad.From == in.masterAddr && ad.Priority == in.masterPriority && ad.Priority >= in.effective &&
-		in.lowerSince.IsZero() && in.downReason == "" && in.ignoredWhy == "" &&
+		in.lowerSince.IsZero() && in.downReason == "" && in.ignoredWhy == "" && in.droppedWhy == "" &&
 		(in.cfg.Version != 3 || ad.Interval == in.masterAdverInterval)
 }
 

@@ -8,7 +8,8 @@ import (
 // TestTakeoverReasonSaysWhatWasHeard: a backup that takes over after
 // Master_Down_Interval says whether it heard nothing, heard its master fall
 // silent, or heard a lower-priority master whose adverts it discarded to
-// preempt it (RFC 5798 section 6.4.2): only the first two are "silent".
+// preempt it (RFC 5798 section 6.4.2), or heard adverts it had to refuse:
+// only the first two are "silent".
 func TestTakeoverReasonSaysWhatWasHeard(t *testing.T) {
 	ms := time.Millisecond
 	type ev struct {
@@ -48,6 +49,20 @@ func TestTakeoverReasonSaysWhatWasHeard(t *testing.T) {
 			[]ev{{0, advert(addrB, 150, time.Second)}, {time.Second, advert(addrB, 50, time.Second)}},
 			5 * time.Second,
 			"master 198.51.100.2 fell to priority 50, below our 100: taking over after Master_Down_Interval (3.61s)"},
+		{"master's adverts refused since (another address list)", nil,
+			[]ev{{0, advert(addrB, 150, time.Second)},
+				{time.Second, AdvertDropped{From: addrB, Why: "other virtual IPs [198.51.100.20]"}},
+				{2 * time.Second, AdvertDropped{From: addrB, Why: "other virtual IPs [198.51.100.20]"}}},
+			4 * time.Second,
+			"no valid advertisement for Master_Down_Interval (3.61s); advertisements from 198.51.100.2 were dropped: other virtual IPs [198.51.100.20]"},
+		{"only refused adverts heard", nil,
+			[]ev{{time.Second, AdvertDropped{From: addrB, Why: "another auth_pass"}}},
+			4 * time.Second,
+			"no valid advertisement for Master_Down_Interval (3.61s); advertisements from 198.51.100.2 were dropped: another auth_pass"},
+		{"a refused advert, then the master's valid ones, then silence", nil,
+			[]ev{{0, AdvertDropped{From: addrB, Why: "another auth_pass"}}, {time.Second, advert(addrB, 150, time.Second)}},
+			5 * time.Second,
+			"master 198.51.100.2 silent for Master_Down_Interval (3.61s)"},
 		{"fast_preempt keeps its Skew_Time reason",
 			func(c *Config) { c.Priority = 150; c.LowerPriorityIsResignation = true },
 			[]ev{{0, advert(addrB, 100, time.Second)}},

@@ -112,15 +112,12 @@ func TestBench(t *testing.T) {
 	)
 
 	mib := func(v float64) string { return fmt.Sprintf("%.1f MiB", v) }
-	for _, m := range []struct {
-		name string
-		all  bool
-	}{{"four plugins in use", true}, {"README's nginx pair (one httpget check)", false}} {
-		h, k := residentMemory(t, m.all)
+	for _, c := range memoryCases {
+		h, k := residentMemory(t, c)
 		rows = append(rows,
-			row{"memory PSS, " + m.name, mib(h.pss), mib(k.pss), h.pss / k.pss},
-			row{"memory PSS anonymous, " + m.name, mib(h.anon), mib(k.anon), h.anon / k.anon},
-			row{"memory RSS, " + m.name, mib(h.rss), mib(k.rss), h.rss / k.rss})
+			row{"memory PSS, " + c.name, mib(h.pss), mib(k.pss), h.pss / k.pss},
+			row{"memory PSS anonymous, " + c.name, mib(h.anon), mib(k.anon), h.anon / k.anon},
+			row{"memory RSS, " + c.name, mib(h.rss), mib(k.rss), h.rss / k.rss})
 	}
 	p50, p99 := checkRPCOverhead(t)
 	rows = append(rows, row{"check RPC overhead (tcp plugin), p50 / p99",
@@ -400,27 +397,37 @@ check "script" {
 `, script)
 }
 
-// residentMemory returns the memory of a running hasidecar and of a running
-// keepalived with one vrrp_script (curl of nginx, as keepalived users track
-// it), both in their steady state: hasidecar with its four built-in plugins
-// in use (all = true) or with the README's nginx configuration (one httpget
-// check, so one plugin process).
-func residentMemory(t *testing.T, all bool) (hasidecar, keepalived memory) {
+// memoryCase is a hasidecar configuration whose memory make bench reads.
+type memoryCase struct {
+	name    string
+	plugins int // plugin processes it starts
+	checks  func(script string) (checks, instanceExtra string)
+}
+
+// memoryCases: the issue's two goals (four plugins in use, the README's
+// nginx pair), and the daemon with no check at all, which shows what the
+// plugin processes and their gRPC transport add to the other two.
+var memoryCases = []memoryCase{
+	{"four plugins in use", 4, func(script string) (string, string) { return allPluginChecks(script), "" }},
+	{"README's nginx pair (one httpget check)", 1, func(string) (string, string) { return nginxCheck(100*time.Millisecond, 2) }},
+	{"daemon alone, no checks", 0, func(string) (string, string) { return "", "" }},
+}
+
+// residentMemory returns the memory of a running hasidecar configured as c
+// and of a running keepalived with one vrrp_script (curl of nginx, as
+// keepalived users track it), both in their steady state.
+func residentMemory(t *testing.T, c memoryCase) (hasidecar, keepalived memory) {
 	// A subtest of its own, so that its processes are gone before the next
 	// measurement: pages shared with them would divide this one's PSS.
-	t.Run(fmt.Sprintf("all plugins %v", all), func(t *testing.T) {
+	t.Run(c.name, func(t *testing.T) {
 		lab := netlab.New(t, 2)
 		dir := t.TempDir()
 		script := filepath.Join(dir, "ok.sh")
 		os.WriteFile(script, []byte("#!/bin/sh\nexit 0\n"), 0o755)
-		c := nodeConfig{Priority: 150, Preempt: true}
-		plugins := 1
-		if all {
-			c.Checks, plugins = allPluginChecks(script), 4
-		} else {
-			c.Checks, c.InstanceExtra = nginxCheck(100*time.Millisecond, 2)
-		}
-		d := startHasidecar(t, lab, lab.Nodes[0], c)
+		n := nodeConfig{Priority: 150, Preempt: true}
+		n.Checks, n.InstanceExtra = c.checks(script)
+		plugins := c.plugins
+		d := startHasidecar(t, lab, lab.Nodes[0], n)
 		k := keepalivedScriptPeer(t, lab, lab.Nodes[1], nodeConfig{Priority: 100, Preempt: true}, "/usr/bin/curl -sf -o /dev/null -m 1 http://127.0.0.1/healthz")
 		deadline := time.Now().Add(10 * time.Second)
 		for len(d.proc.Children()) < plugins && time.Now().Before(deadline) {
@@ -466,6 +473,12 @@ func memoryOf(pids []int) memory {
 			}
 		}
 		anonAll += anon
+		if dir := os.Getenv("HASIDECAR_BENCH_SMAPS"); dir != "" {
+			// Each process's whole map, to see where its memory is.
+			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", pid)); err == nil {
+				os.WriteFile(filepath.Join(dir, fmt.Sprintf("%d.smaps", pid)), b, 0o644)
+			}
+		}
 		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 		if testing.Verbose() {
 			fmt.Printf("  pid %d %-40.40s PSS anon %6d kB file %6d kB\n", pid, strings.ReplaceAll(string(cmdline), "\x00", " "), anon, file)
@@ -477,9 +490,9 @@ func memoryOf(pids []int) memory {
 // TestBenchMemory measures memory alone (`go test -tags bench -run
 // TestBenchMemory -v ./test/e2e/`).
 func TestBenchMemory(t *testing.T) {
-	for _, all := range []bool{true, false} {
-		h, k := residentMemory(t, all)
-		fmt.Printf("all plugins %v: hasidecar RSS %.1f PSS %.1f (anonymous %.1f) MiB, keepalived RSS %.1f PSS %.1f (anonymous %.1f) MiB (PSS ratio %.2f)\n", all, h.rss, h.pss, h.anon, k.rss, k.pss, k.anon, h.pss/k.pss)
+	for _, c := range memoryCases {
+		h, k := residentMemory(t, c)
+		fmt.Printf("%s: hasidecar RSS %.1f PSS %.1f (anonymous %.1f) MiB, keepalived RSS %.1f PSS %.1f (anonymous %.1f) MiB (PSS ratio %.2f)\n", c.name, h.rss, h.pss, h.anon, k.rss, k.pss, k.anon, h.pss/k.pss)
 	}
 }
 

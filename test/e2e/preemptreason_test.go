@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hasidecar/hasidecar/host/status"
 	"github.com/hasidecar/hasidecar/internal/netlab"
 )
 
@@ -37,5 +39,42 @@ func TestPreemptingAKeepalivedMasterSaysWhy(t *testing.T) {
 	}
 	if st.AdvertsRecv == 0 {
 		t.Errorf("no advert of keepalived's was accepted")
+	}
+}
+
+// TestTakeoverNamesRefusedKeepalivedAdverts: keepalived is master with one
+// VIP, hasidecar at a lower priority was given another (a reload half done,
+// or two clusters on one VRID). hasidecar refuses keepalived's adverts, as
+// the RFC and keepalived do, and takes over after Master_Down_Interval; its
+// reason must name the refused adverts and what differs, since that is what
+// the operator has to fix, not call the master silent.
+func TestTakeoverNamesRefusedKeepalivedAdverts(t *testing.T) {
+	netlab.RequireRoot(t)
+	netlab.RequireKeepalived(t)
+	t.Parallel()
+	lab := netlab.New(t, 2)
+	hn, kn := lab.Nodes[0], lab.Nodes[1]
+	keepalivedPeer(t, lab, kn, nodeConfig{Priority: 150, Preempt: true})
+	waitSoleHolder(t, lab, kn, 10*time.Second)
+
+	other := netip.MustParsePrefix("198.51.100.201/24")
+	d := startHasidecar(t, lab, hn, nodeConfig{Priority: 100, Preempt: true, VIPs: []netip.Prefix{other}})
+	var st status.InstanceStatus
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		// Polled with a short timeout: the control socket opens
+		// after start, and a failed read just waits for the next.
+		if all, _, err := timedStatus(d, time.Second); err == nil && len(all.Instances) == 1 {
+			if st = all.Instances[0]; st.State == "MASTER" {
+				break
+			}
+		}
+	}
+	if st.State != "MASTER" {
+		t.Fatalf("hasidecar is %s, want MASTER after refusing keepalived's adverts", st.State)
+	}
+	t.Logf("took over: %q", st.LastReason)
+	want := "advertisements from " + nodeAddr(kn, vip).String() + " were dropped: virtual IPs [" + vip.Addr().String() + "], ours [" + other.Addr().String() + "]"
+	if !strings.Contains(st.LastReason, want) {
+		t.Errorf("reason %q, want it to contain %q", st.LastReason, want)
 	}
 }

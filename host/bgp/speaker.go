@@ -59,20 +59,31 @@ type PeerStatus struct {
 type Speaker struct {
 	srv *server.BgpServer
 	log *zap.Logger
+	// done ends the session watch and gives the server back to its engine.
+	done func()
 
-	mu     sync.Mutex
-	peers  map[string]Peer
-	routes map[netip.Prefix]Route
-	up     map[string]bool // peer address -> session established, for logging changes
+	mu      sync.Mutex
+	stopped bool // by Stop: the server may already serve the next speaker
+	peers   map[string]Peer
+	routes  map[netip.Prefix]Route
+	up      map[string]bool // peer address -> session established, for logging changes
 }
 
-// Start starts the speaker; it dials peers as they are added.
+// ErrStopped is the error of a change asked of a stopped speaker.
+var ErrStopped = errors.New("bgp: the speaker has stopped")
+
+// Start starts a speaker on a GoBGP server of its own (NewEngine); it dials
+// peers as they are added.
 func Start(ctx context.Context, cfg Config, log *zap.Logger) (*Speaker, error) {
+	return NewEngine(log).Start(ctx, cfg)
+}
+
+// start starts BGP on srv, which Serve already runs, and watches its
+// sessions until done is called.
+func start(ctx context.Context, srv *server.BgpServer, cfg Config, log *zap.Logger, release func()) (*Speaker, error) {
 	if !cfg.RouterID.Is4() {
 		return nil, fmt.Errorf("bgp: router_id %s must be an IPv4 address", cfg.RouterID)
 	}
-	srv := server.NewBgpServer(server.LoggerOption(zapLogger{log.With(zap.String("component", "gobgp"))}))
-	go srv.Serve()
 	err := srv.StartBgp(ctx, &api.StartBgpRequest{Global: &api.Global{
 		Asn:      cfg.ASN,
 		RouterId: cfg.RouterID.String(),
@@ -80,13 +91,15 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (*Speaker, error) {
 		ListenPort: -1,
 	}})
 	if err != nil {
-		srv.Stop()
+		_ = srv.StopBgp(context.Background(), &api.StopBgpRequest{})
 		return nil, fmt.Errorf("bgp: starting the speaker: %w", err)
 	}
-	s := &Speaker{srv: srv, log: log, peers: map[string]Peer{}, routes: map[netip.Prefix]Route{}, up: map[string]bool{}}
+	watchCtx, endWatch := context.WithCancel(context.WithoutCancel(ctx))
+	s := &Speaker{srv: srv, log: log, peers: map[string]Peer{}, routes: map[netip.Prefix]Route{}, up: map[string]bool{},
+		done: func() { endWatch(); release() }}
 	// GoBGP logs session changes among its chatter (kept at debug); an
 	// operator wants them plainly.
-	err = srv.WatchEvent(ctx, &api.WatchEventRequest{Peer: &api.WatchEventRequest_Peer{}}, s.logPeerEvent)
+	err = srv.WatchEvent(watchCtx, &api.WatchEventRequest{Peer: &api.WatchEventRequest_Peer{}}, s.logPeerEvent)
 	if err != nil {
 		log.Warn("bgp: watching sessions", zap.Error(err))
 	}
@@ -127,6 +140,9 @@ func (s *Speaker) logPeerEvent(r *api.WatchEventResponse) {
 func (s *Speaker) SetPeers(ctx context.Context, peers []Peer) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.stopped {
+		return ErrStopped
+	}
 	want := map[string]Peer{}
 	for _, p := range peers {
 		want[p.Name] = p
@@ -200,6 +216,9 @@ func (s *Speaker) Announce(ctx context.Context, r Route) error {
 	r.Prefix = r.Prefix.Masked()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.stopped {
+		return ErrStopped
+	}
 	if old, ok := s.routes[r.Prefix]; ok && old == r {
 		return nil
 	}
@@ -219,6 +238,9 @@ func (s *Speaker) Withdraw(ctx context.Context, prefix netip.Prefix) error {
 	prefix = prefix.Masked()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.stopped {
+		return ErrStopped
+	}
 	return s.withdrawLocked(ctx, prefix)
 }
 
@@ -318,6 +340,11 @@ func (s *Speaker) Peers(ctx context.Context) ([]PeerStatus, error) {
 // hold-time expiry) and stops the speaker.
 func (s *Speaker) Stop(ctx context.Context) error {
 	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return nil
+	}
+	s.stopped = true
 	var errs []error
 	withdrew := len(s.routes) > 0
 	for p := range s.routes {
@@ -336,7 +363,7 @@ func (s *Speaker) Stop(ctx context.Context) error {
 	done := make(chan error, 1)
 	go func() {
 		err := s.srv.StopBgp(context.Background(), &api.StopBgpRequest{})
-		s.srv.Stop()
+		s.done() // the server is free for the next speaker only once stopped
 		done <- err
 	}()
 	select {

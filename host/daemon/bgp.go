@@ -27,6 +27,7 @@ type bgpRunner struct {
 	log     *zap.Logger
 	speaker *bgp.Speaker
 	kick    chan struct{} // capacity 1: kicks coalesce
+	quit    chan struct{} // closed to end the worker before the speaker stops
 	stopped chan struct{} // closed when the worker has returned
 
 	mu     sync.Mutex
@@ -46,7 +47,7 @@ func (d *Daemon) startBGP(ctx context.Context, cfg *config.Config) error {
 	if cfg.BGP == nil {
 		return nil
 	}
-	sp, err := bgp.Start(ctx, bgp.Config{ASN: cfg.BGP.ASN, RouterID: cfg.BGP.RouterID}, d.log)
+	sp, err := d.bgpEngine.Start(ctx, bgp.Config{ASN: cfg.BGP.ASN, RouterID: cfg.BGP.RouterID})
 	if err != nil {
 		return err
 	}
@@ -56,12 +57,14 @@ func (d *Daemon) startBGP(ctx context.Context, cfg *config.Config) error {
 		return fmt.Errorf("bgp: bind_interface: %w", err)
 	}
 	b := &bgpRunner{log: d.log.With(zap.String("component", "bgp")), speaker: sp, kick: make(chan struct{}, 1),
-		stopped: make(chan struct{}), cfg: *cfg.BGP, states: map[*tracked]vrrp.State{}, binder: binder}
+		quit: make(chan struct{}), stopped: make(chan struct{}), cfg: *cfg.BGP, states: map[*tracked]vrrp.State{}, binder: binder}
 	if err := b.bind(cfg.BGPAnnounces); err != nil {
+		_ = sp.Stop(ctx)
 		b.stop()
 		return err
 	}
 	if err := sp.SetPeers(ctx, peersOf(cfg.BGP)); err != nil {
+		_ = sp.Stop(ctx)
 		b.stop()
 		return err
 	}
@@ -71,6 +74,8 @@ func (d *Daemon) startBGP(ctx context.Context, cfg *config.Config) error {
 		for {
 			select {
 			case <-ctx.Done():
+				return
+			case <-b.quit:
 				return
 			case <-b.kick:
 				d.applyBGP(ctx, b)
@@ -245,6 +250,13 @@ func (d *Daemon) stopBGPRunner(b *bgpRunner) {
 	ctx, cancel := context.WithTimeout(context.Background(), bgpStopTimeout)
 	defer cancel()
 	start := time.Now()
+	// The worker ends first: nothing of this runner may reach the speaker
+	// once it stops and the engine's server serves the next one.
+	close(b.quit)
+	select {
+	case <-b.stopped:
+	case <-ctx.Done():
+	}
 	if err := b.speaker.Stop(ctx); err != nil {
 		b.log.Error("stopping the bgp speaker", zap.Error(err))
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"go.uber.org/zap"
 
+	"github.com/hasidecar/hasidecar/host/bgp"
 	"github.com/hasidecar/hasidecar/host/config"
 	"github.com/hasidecar/hasidecar/host/control"
 	"github.com/hasidecar/hasidecar/host/execsafe"
@@ -46,7 +47,8 @@ type Daemon struct {
 	maint   maintStore    // instances in maintenance (maintenance.go)
 	guards  guardSet      // duplicate VIP detection (vipguard.go)
 
-	bgp atomic.Pointer[bgpRunner] // nil without a bgp block
+	bgp       atomic.Pointer[bgpRunner] // nil without a bgp block
+	bgpEngine *bgp.Engine               // the GoBGP server, kept across reloads that remove and add the bgp block
 
 	mu         sync.Mutex // guards what follows
 	cfg        *config.Config
@@ -69,7 +71,7 @@ func (e *DiagnosticsError) Error() string {
 
 // New prepares a daemon for cfg; nothing runs until Run.
 func New(cfg *config.Config, log *zap.Logger) *Daemon {
-	d := &Daemon{cfg: cfg, log: log, errs: make(chan error, 16)}
+	d := &Daemon{cfg: cfg, log: log, errs: make(chan error, 16), bgpEngine: bgp.NewEngine(log)}
 	d.plugins = plugin.NewManager(plugin.Options{Dir: cfg.PluginDir, Log: log, Pins: cfg.PluginPins})
 	d.metrics = metrics.New(d)
 	d.host = realHost{sockets: &d.sockets}

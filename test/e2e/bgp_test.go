@@ -556,6 +556,46 @@ func TestBGPReloadKeepsTheSession(t *testing.T) {
 	}
 }
 
+// TestBGPReloadRemovesAndAddsTheBGPBlock: a reload without the bgp block
+// withdraws the routes and closes the session; one that brings it back
+// announces them again, twice over, on the GoBGP server the daemon keeps.
+func TestBGPReloadRemovesAndAddsTheBGPBlock(t *testing.T) {
+	t.Parallel()
+	b := newBGPLab(t, 1)
+	n := b.nodes[0]
+	d := b.startBGPNode(t, n, anycast("anycast", bgpVIP))
+	b.router.WaitNexthops(t, bgpVIP, b.addrs(n), 60*time.Second)
+	d.waitEstablished(t, 1, 10*time.Second)
+	withBGP, err := os.ReadFile(d.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks, _ := nginxCheck(100*time.Millisecond, 2)
+	withoutBGP := fmt.Sprintf("node_name = %q\ncontrol { socket = %q }\n%s", n.Name, d.socket, checks)
+	for i := 0; i < 2; i++ {
+		if err := os.WriteFile(d.config, []byte(withoutBGP), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if code, out := d.reload(t); code != 0 {
+			t.Fatalf("reload without bgp: exit %d\n%s", code, out)
+		}
+		took := b.router.WaitNexthops(t, bgpVIP, nil, 10*time.Second)
+		t.Logf("round %d: route withdrawn %v after the bgp block went", i+1, took)
+		if st := d.status(t); st.BGP != nil {
+			t.Fatalf("status still shows bgp after it was removed: %+v", st.BGP)
+		}
+		if err := os.WriteFile(d.config, withBGP, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if code, out := d.reload(t); code != 0 {
+			t.Fatalf("reload with bgp again: exit %d\n%s", code, out)
+		}
+		took = b.router.WaitNexthops(t, bgpVIP, b.addrs(n), 30*time.Second)
+		t.Logf("round %d: route back %v after the bgp block returned", i+1, took)
+		d.waitEstablished(t, 1, 10*time.Second)
+	}
+}
+
 // TestBGPRouterRestartGetsTheRoutesAgain: the router's bgpd restarts; the
 // node dials it again and announces what it announces now.
 func TestBGPRouterRestartGetsTheRoutesAgain(t *testing.T) {

@@ -1,0 +1,56 @@
+package bgp
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/osrg/gobgp/v3/pkg/server"
+	"go.uber.org/zap"
+)
+
+// Engine is the GoBGP server a daemon keeps for its whole life. GoBGP's
+// Serve loop never returns, so a speaker stopped by a reload gives the
+// server back and the next one starts BGP on it again, rather than each
+// leaving a goroutine and its channels behind.
+type Engine struct {
+	log *zap.Logger
+
+	mu   sync.Mutex
+	srv  *server.BgpServer // made, and served, on first use
+	busy bool              // a speaker runs on srv
+}
+
+// NewEngine returns an engine whose server starts with the first speaker.
+func NewEngine(log *zap.Logger) *Engine { return &Engine{log: log} }
+
+// ErrBusy is Start's error while the engine's previous speaker has not
+// stopped.
+var ErrBusy = errors.New("bgp: the previous speaker has not stopped yet")
+
+// Start starts a speaker on the engine's server; one at a time.
+func (e *Engine) Start(ctx context.Context, cfg Config) (*Speaker, error) {
+	e.mu.Lock()
+	if e.busy {
+		e.mu.Unlock()
+		return nil, ErrBusy
+	}
+	if e.srv == nil {
+		e.srv = server.NewBgpServer(server.LoggerOption(zapLogger{e.log.With(zap.String("component", "gobgp"))}))
+		go e.srv.Serve()
+	}
+	e.busy = true
+	srv := e.srv
+	e.mu.Unlock()
+	release := func() {
+		e.mu.Lock()
+		e.busy = false
+		e.mu.Unlock()
+	}
+	s, err := start(ctx, srv, cfg, e.log, release)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	return s, nil
+}

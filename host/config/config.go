@@ -152,7 +152,11 @@ type Instance struct {
 	ExcludedIPs []netip.Prefix
 	// UseVMAC holds the addresses on a macvlan with the RFC's virtual MAC
 	// (keepalived's use_vmac).
-	UseVMAC         bool
+	UseVMAC bool
+	// VMACXmitBase sends and receives adverts on the base interface, from
+	// its own MAC, while the addresses stay on the macvlan (keepalived's
+	// vmac_xmit_base). Only with UseVMAC.
+	VMACXmitBase    bool
 	UnicastSource   netip.Addr   // zero when unset
 	UnicastPeers    []netip.Addr // empty means multicast to 224.0.0.18 or ff02::12
 	AuthPass        string       // VRRPv2 simple password; empty when unset

@@ -29,12 +29,21 @@ func (d *decoder) checkIPv6Version(a *hcl.Attribute, in Instance) {
 }
 
 // extraIPv6 decodes what the second round added to an instance:
-// excluded_ips and use_vmac, and warns when an IPv6 instance's first VIP is
+// excluded_ips, use_vmac and vmac_xmit_base, and warns when an IPv6 instance's first VIP is
 // not link-local.
 func (d *decoder) extraIPv6(attrs hcl.Attributes, in *Instance) {
 	if a, ok := attrs["use_vmac"]; ok {
 		if b, ok := d.boolean(a); ok {
 			in.UseVMAC = b
+		}
+	}
+	if a, ok := attrs["vmac_xmit_base"]; ok {
+		if b, ok := d.boolean(a); ok {
+			in.VMACXmitBase = b
+			if b && !in.UseVMAC {
+				d.valueError(a, "vmac_xmit_base = true without use_vmac",
+					"it moves adverts from the macvlan back to the base interface, so it needs use_vmac = true (keepalived ignores it without use_vmac)")
+			}
 		}
 	}
 	if a, ok := attrs["excluded_ips"]; ok {

@@ -40,6 +40,8 @@ func TestParseRejectsIPv6(t *testing.T) {
 		{"excluded bad", instance6With(`excluded_ips = ["web"]`), `excluded_ips[0] = "web" is not an IP address`, "", 2, 19},
 		{"excluded not a list", instance6With(`excluded_ips = "198.51.100.10"`), "excluded_ips", "", 2, 18},
 		{"use_vmac not bool", instance6With(`use_vmac = "yes"`), "use_vmac", "", 2, 14},
+		{"vmac_xmit_base without use_vmac", instance6With(`vmac_xmit_base = true`), "vmac_xmit_base = true without use_vmac", "needs use_vmac = true", 2, 20},
+		{"vmac_xmit_base not bool", instance6With(`use_vmac = true` + "\n  " + `vmac_xmit_base = "yes"`), "vmac_xmit_base", "", 3, 20},
 		{"same vrid same family ipv6", instance6With("") + strings.Replace(instance6With(""), "VI_6", "VI_7", 1),
 			`virtual_router_id = 51 is already used on eth0 by vrrp_instance "VI_6" (line 1)`, "", 11, 23},
 	}
@@ -67,7 +69,7 @@ func TestParseRejectsIPv6(t *testing.T) {
 }
 
 func TestParseAcceptsIPv6(t *testing.T) {
-	src := instance6With(`excluded_ips = ["198.51.100.10/24", "2001:db8:51::200"]`+"\n  use_vmac = true\n  "+
+	src := instance6With(`excluded_ips = ["198.51.100.10/24", "2001:db8:51::200"]`+"\n  use_vmac = true\n  vmac_xmit_base = true\n  "+
 		`unicast_source = "2001:db8:51::1"`+"\n  "+`unicast_peers = ["2001:db8:51::2", "fe80::2"]`) +
 		// An IPv4 instance may share VRID 51 on eth0: another protocol.
 		strings.Replace(instanceWith(""), "VI_1", "VI_4", 1)
@@ -87,7 +89,7 @@ func TestParseAcceptsIPv6(t *testing.T) {
 	if !equalSlices(in.ExcludedIPs, wantEx) {
 		t.Errorf("ExcludedIPs = %v, want %v", in.ExcludedIPs, wantEx)
 	}
-	if !in.UseVMAC || in.Version != 3 || in.UnicastSource != netip.MustParseAddr("2001:db8:51::1") || len(in.UnicastPeers) != 2 {
+	if !in.UseVMAC || !in.VMACXmitBase || in.Version != 3 || in.UnicastSource != netip.MustParseAddr("2001:db8:51::1") || len(in.UnicastPeers) != 2 {
 		t.Errorf("instance = %+v", in)
 	}
 	if cfg.Instances[1].VRID != 51 || cfg.Instances[1].UseVMAC {

@@ -37,7 +37,9 @@ func (h realHost) joinSocket(ctx context.Context, ic config.Instance) (conn inst
 		// MAC as its source, and Linux hands such frames to our macvlan,
 		// never to its parent. Unicast frames are addressed to the
 		// parent's MAC and arrive there, so a unicast socket stays on it.
-		if opts.Multicast {
+		// vmac_xmit_base keeps it there for multicast too: the peers then
+		// send from their own base MACs, which the parent receives.
+		if opts.Multicast && !ic.VMACXmitBase {
 			if !opts.IPv6 && !opts.Source.IsValid() {
 				if opts.Source, err = vrrpconn.PrimaryIPv4(ic.Interface); err != nil {
 					vmac.Remove(holdOn)

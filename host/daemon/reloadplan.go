@@ -114,6 +114,8 @@ func replaceReason(prev runningInstance, next config.Instance) string {
 		return "unicast_source changed"
 	case a.UseVMAC != b.UseVMAC:
 		return "use_vmac changed"
+	case a.VMACXmitBase != b.VMACXmitBase:
+		return "vmac_xmit_base changed"
 	case isIPv6(a) != isIPv6(b):
 		return "address family changed"
 	case instance.NeedsReplacing(spec(a), spec(b)):

@@ -258,8 +258,8 @@ func (r *Runner) Run(ctx context.Context) error {
 	defer timer.Stop()
 
 	stepAt := func(now time.Time, ev vrrp.Event) {
-		if r.apply(now, ev) {
-			times.announced(now)
+		if kind := r.apply(now, ev); kind != nil {
+			times.announced(now, *kind)
 		}
 	}
 	takeAdvert := func(rc received) {
@@ -340,8 +340,8 @@ func (r *Runner) Run(ctx context.Context) error {
 			step(vrrp.Tick{})
 		case <-timer.C():
 			catchUp()
-			if times.secondGARPDue(r.clock.Now()) {
-				r.announce("second burst")
+			if burst := times.burstDue(r.clock.Now()); burst != "" {
+				r.announce(burst)
 			}
 			step(vrrp.Tick{})
 		}
@@ -354,8 +354,8 @@ func (r *Runner) Run(ctx context.Context) error {
 }
 
 // apply hands one event to the state machine and carries out its actions. It
-// reports whether the actions included a first gratuitous ARP burst.
-func (r *Runner) apply(now time.Time, ev vrrp.Event) (announced bool) {
+// returns the kind of gratuitous ARP burst the actions sent, if any.
+func (r *Runner) apply(now time.Time, ev vrrp.Event) (announced *vrrp.AnnounceKind) {
 	acts := r.fsm.Handle(now, ev)
 	var moved *vrrp.Transition
 	for _, a := range acts {
@@ -384,7 +384,7 @@ func (r *Runner) apply(now time.Time, ev vrrp.Event) (announced bool) {
 				r.log.Info("announcing the virtual addresses again", zap.String("reason", a.Reason))
 			}
 			r.announce(a.Reason)
-			announced = true
+			announced = &a.Kind
 		case vrrp.WantMaster:
 			if r.onWant != nil {
 				r.onWant(a.Want)

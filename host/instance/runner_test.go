@@ -218,22 +218,29 @@ func TestRunnerAloneBecomesMaster(t *testing.T) {
 		t.Fatalf("announced %v, want %v", got, testVIP.Addr())
 	}
 
-	// Adverts every interval; the second burst of gratuitous ARP 5 s
-	// after the first, and no more.
-	h.advanceTo(became.Add(garpSecondBurst - 10*time.Millisecond))
-	if n := h.garp.count(); n != garpBurst {
-		t.Fatalf("%d gratuitous ARP before the second burst is due, want %d", n, garpBurst)
-	}
-	h.advanceTo(became.Add(garpSecondBurst + 10*time.Millisecond))
-	if n := h.garp.count(); n != 2*garpBurst {
-		t.Fatalf("%d gratuitous ARP 5 s after becoming master, want %d", n, 2*garpBurst)
-	}
-	if at, _ := h.garp.packet(garpBurst); at.Sub(became) < garpSecondBurst || at.Sub(became) > garpSecondBurst+2*time.Millisecond {
-		t.Fatalf("second burst %v after becoming master, want %v (on the 2 ms grid)", at.Sub(became), garpSecondBurst)
+	// Adverts every interval; a follow-up burst of gratuitous ARP three
+	// intervals after the first, the second burst 5 s after it, and no
+	// more.
+	followUp := healFollowUp(testInterval)
+	for i, b := range []struct {
+		name string
+		at   time.Duration
+	}{{"follow-up", followUp}, {"second", garpSecondBurst}} {
+		h.advanceTo(became.Add(b.at - 10*time.Millisecond))
+		if n := h.garp.count(); n != (i+1)*garpBurst {
+			t.Fatalf("%d gratuitous ARP before the %s burst is due, want %d", n, b.name, (i+1)*garpBurst)
+		}
+		h.advanceTo(became.Add(b.at + 10*time.Millisecond))
+		if n := h.garp.count(); n != (i+2)*garpBurst {
+			t.Fatalf("%d gratuitous ARP %v after becoming master, want %d", n, b.at, (i+2)*garpBurst)
+		}
+		if at, _ := h.garp.packet((i + 1) * garpBurst); at.Sub(became) < b.at || at.Sub(became) > b.at+2*time.Millisecond {
+			t.Fatalf("%s burst %v after becoming master, want %v (on the 2 ms grid)", b.name, at.Sub(became), b.at)
+		}
 	}
 	h.advance(time.Minute)
-	if n := h.garp.count(); n != 2*garpBurst {
-		t.Fatalf("%d gratuitous ARP a minute later, want still %d", n, 2*garpBurst)
+	if n := h.garp.count(); n != 3*garpBurst {
+		t.Fatalf("%d gratuitous ARP a minute later, want still %d", n, 3*garpBurst)
 	}
 
 	sent := h.conn.adverts()

@@ -25,8 +25,9 @@ type timetable struct {
 	w    watcher       // nil: no reader to hand the deadline to
 	down chan struct{} // the reader says the master-down deadline passed
 
-	garpAt time.Time   // when the second gratuitous ARP burst is due
-	last   *repeatable // the last advert taken in, while it may repeat
+	garpAt   time.Time   // when the second gratuitous ARP burst is due
+	followAt time.Time   // when the follow-up burst is due (healFollowUp)
+	last     *repeatable // the last advert taken in, while it may repeat
 
 	// repeat is the advert whose copies only restart the master-down
 	// timer (see vrrp.Instance.OnlyRestartsTimer): the reader leaves such
@@ -107,18 +108,49 @@ func (t *timetable) stop() {
 	}
 }
 
-// announced notes a first gratuitous ARP burst sent at now: the second is
-// due garpSecondBurst later, if the instance is still master then.
-func (t *timetable) announced(now time.Time) { t.garpAt = now.Add(garpSecondBurst) }
-
-// secondGARPDue reports whether the second burst is due at now and the
-// instance still master, and if due forgets it.
-func (t *timetable) secondGARPDue(now time.Time) bool {
-	if t.garpAt.IsZero() || now.Before(t.garpAt) {
-		return false
+// announced notes a gratuitous ARP burst of kind sent at now. A follow-up
+// is due healFollowUp later; after becoming master, the second burst
+// garpSecondBurst later too. Either only while the instance is master.
+func (t *timetable) announced(now time.Time, kind vrrp.AnnounceKind) {
+	t.followAt = now.Add(healFollowUp(t.fsm.AdvertInterval()))
+	if kind == vrrp.BecameMaster {
+		t.garpAt = now.Add(garpSecondBurst)
 	}
-	t.garpAt = time.Time{}
-	return t.fsm.State() == vrrp.Master
+}
+
+// healFollowUp is when a master announces once more after its first burst
+// (on becoming master, or again to heal a split brain). The master before
+// it, until our first advert reached it, kept answering clients from its
+// MAC, and what it sent after our burst points caches and switches back at
+// it; when adverts do not leave from the MAC that carries the VIPs
+// (use_vmac with vmac_xmit_base or unicast peers), nothing else of ours
+// would correct a switch before the second burst. Three advert intervals
+// leave the old master time to step down; 300 ms at the least, and no later
+// than the second burst.
+func healFollowUp(interval time.Duration) time.Duration {
+	return min(max(3*interval, 300*time.Millisecond), garpSecondBurst)
+}
+
+// burstDue says which noted burst ("follow-up burst", "second burst") is due
+// at now while the instance is still master, or "" for none, and forgets
+// those due.
+func (t *timetable) burstDue(now time.Time) string {
+	due := ""
+	for _, b := range []struct {
+		at   *time.Time
+		name string
+	}{{&t.garpAt, "second burst"}, {&t.followAt, "follow-up burst"}} {
+		if !b.at.IsZero() && !now.Before(*b.at) {
+			*b.at = time.Time{}
+			if due == "" {
+				due = b.name
+			}
+		}
+	}
+	if t.fsm.State() != vrrp.Master {
+		return ""
+	}
+	return due
 }
 
 // next is when the loop must wake, or the zero time for never: the
@@ -129,10 +161,14 @@ func (t *timetable) secondGARPDue(now time.Time) bool {
 func (t *timetable) next() time.Time {
 	next := t.fsm.NextDeadline()
 	// A burst noted before the instance left master is never sent
-	// (secondGARPDue), so it wakes nobody; becoming master again notes a
+	// (burstDue), so it wakes nobody; becoming master again notes a
 	// new one.
-	if !t.garpAt.IsZero() && t.fsm.State() == vrrp.Master && (next.IsZero() || t.garpAt.Before(next)) {
-		next = t.garpAt
+	if t.fsm.State() == vrrp.Master {
+		for _, at := range []time.Time{t.followAt, t.garpAt} {
+			if !at.IsZero() && (next.IsZero() || at.Before(next)) {
+				next = at
+			}
+		}
 	}
 	if next.IsZero() {
 		return next

@@ -52,8 +52,8 @@ func newMachine(t *testing.T, interval time.Duration, w watcher) *machine {
 
 func (m *machine) step(now time.Time, ev vrrp.Event) {
 	for _, a := range m.fsm.Handle(now, ev) {
-		if _, ok := a.(vrrp.Announce); ok {
-			m.tt.announced(now)
+		if an, ok := a.(vrrp.Announce); ok {
+			m.tt.announced(now, an.Kind)
 		}
 	}
 }
@@ -91,28 +91,51 @@ func (m *machine) following() (vrrpconn.Packet, vrrp.AdvertReceived) {
 	return pkt, ad
 }
 
-func TestTimetableSecondGARP(t *testing.T) {
+func TestHealFollowUp(t *testing.T) {
+	for _, c := range []struct{ interval, want time.Duration }{
+		{10 * time.Millisecond, 300 * time.Millisecond},
+		{100 * time.Millisecond, 300 * time.Millisecond},
+		{time.Second, 3 * time.Second},
+		{10 * time.Second, garpSecondBurst},
+	} {
+		if got := healFollowUp(c.interval); got != c.want {
+			t.Errorf("healFollowUp(%v) = %v, want %v", c.interval, got, c.want)
+		}
+	}
+}
+
+// TestTimetableBursts: after becoming master, a follow-up burst three
+// advert intervals later (3 s at 1 s adverts) and the second burst at 5 s;
+// announcing again to heal a split brain notes a new follow-up; leaving
+// master cancels both.
+func TestTimetableBursts(t *testing.T) {
+	type want struct {
+		at    time.Duration // after becoming master
+		burst string
+	}
+	heal := func(m *machine, became time.Time) {
+		m.step(became.Add(time.Second), vrrp.AdvertReceived{From: peerAddr, Priority: 50, Interval: time.Second})
+	}
 	for _, c := range []struct {
 		name  string
 		after func(m *machine, became time.Time) // events after becoming master
-		at    time.Duration                      // after becoming master
-		want  bool
+		wants []want                             // asked in order
 	}{
-		{"not before 5 s", nil, garpSecondBurst - time.Nanosecond, false},
-		{"due 5 s after becoming master", nil, garpSecondBurst, true},
-		{"still due when the loop wakes late", nil, garpSecondBurst + time.Second, true},
+		{"follow-up, then second", nil, []want{
+			{3*time.Second - time.Nanosecond, ""}, {3 * time.Second, "follow-up burst"},
+			{garpSecondBurst - time.Nanosecond, ""}, {garpSecondBurst, "second burst"}, {garpSecondBurst, ""}}},
+		{"a loop that wakes late sends one burst for both", nil, []want{
+			{garpSecondBurst + time.Second, "second burst"}, {garpSecondBurst + time.Second, ""}}},
 		{"cancelled by a higher-priority master", func(m *machine, became time.Time) {
 			_, ad := masterAdvert(became)
 			m.step(became.Add(time.Second), ad)
-		}, garpSecondBurst, false},
+		}, []want{{3 * time.Second, ""}, {garpSecondBurst, ""}}},
 		{"cancelled by a fault", func(m *machine, became time.Time) {
 			m.step(became.Add(time.Second), vrrp.FaultChanged{Reason: "link down", Active: true})
-		}, garpSecondBurst, false},
-		{"put off by an announcement again", func(m *machine, became time.Time) {
-			// A split brain healing: the master announces again, and
-			// the second burst follows that one.
-			m.step(became.Add(2*time.Second), vrrp.AdvertReceived{From: peerAddr, Priority: 50, Interval: time.Second})
-		}, garpSecondBurst, false},
+		}, []want{{3 * time.Second, ""}, {garpSecondBurst, ""}}},
+		{"announcing again to heal a split brain: a new follow-up", heal, []want{
+			{3 * time.Second, ""}, {4*time.Second - time.Nanosecond, ""}, {4 * time.Second, "follow-up burst"},
+			{garpSecondBurst, "second burst"}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m := newMachine(t, time.Second, nil)
@@ -120,12 +143,11 @@ func TestTimetableSecondGARP(t *testing.T) {
 			if c.after != nil {
 				c.after(m, became)
 			}
-			m.tt.next() // as the loop does before sleeping
-			if got := m.tt.secondGARPDue(became.Add(c.at)); got != c.want {
-				t.Fatalf("secondGARPDue(became+%v) = %v, want %v", c.at, got, c.want)
-			}
-			if c.want && m.tt.secondGARPDue(became.Add(c.at)) {
-				t.Fatal("the second burst was due twice")
+			for _, w := range c.wants {
+				m.tt.next() // as the loop does before sleeping
+				if got := m.tt.burstDue(became.Add(w.at)); got != w.burst {
+					t.Fatalf("burstDue(became+%v) = %q, want %q", w.at, got, w.burst)
+				}
 			}
 		})
 	}
@@ -163,7 +185,7 @@ func TestTimetableNext(t *testing.T) {
 		}},
 		{"a master's next advert once its second burst is sent", 10 * time.Second, false, func(m *machine) time.Time {
 			became := m.master()
-			m.tt.secondGARPDue(became.Add(garpSecondBurst))
+			m.tt.burstDue(became.Add(garpSecondBurst))
 			return align(became.Add(10*time.Second), 10*time.Second)
 		}},
 		{"a backup that left master: no second burst", 10 * time.Second, false, func(m *machine) time.Time {

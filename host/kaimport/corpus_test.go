@@ -66,7 +66,7 @@ func checkReported(t *testing.T, file string, res *Result) {
 	// Keywords whose meaning the output carries.
 	carried := map[string]bool{
 		"state": true, "interface": true, "virtual_router_id": true, "priority": true, "advert_int": true,
-		"version": true, "virtual_ipaddress": true, "virtual_ipaddress_excluded": true, "track_interface": true, "use_vmac": true,
+		"version": true, "virtual_ipaddress": true, "virtual_ipaddress_excluded": true, "track_interface": true, "use_vmac": true, "vmac_xmit_base": true,
 		"track_script": true, "authentication": true, "unicast_peer": true, "unicast_src_ip": true, "mcast_src_ip": true,
 		"nopreempt": true, "preempt": true, "preempt_delay": true, "accept": true,
 		"notify": true, "notify_master": true, "notify_backup": true, "notify_fault": true, "notify_stop": true,

@@ -74,6 +74,9 @@ func (c *converter) emitInstance(b *strings.Builder, in *instance) {
 	}
 	if in.useVMAC {
 		attr("use_vmac", "true")
+		if in.vmacXmitBase {
+			attr("vmac_xmit_base", "true")
+		}
 	}
 	if in.unicastSource.IsValid() && len(in.unicastPeers) > 0 {
 		attr("unicast_source", hclString(in.unicastSource.String()))

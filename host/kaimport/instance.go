@@ -121,7 +121,8 @@ func (c *converter) instance(st *kaconf.Statement) {
 				c.note(s, false, fmt.Sprintf("the interface name %s is not imported: hasidecar names the macvlan vrrp.VRID (vrrp6.VRID for IPv6)", s.Arg(1)))
 			}
 		case "vmac_xmit_base":
-			c.note(s, true, "not supported: with use_vmac hasidecar sends multicast adverts from the macvlan, as keepalived without vmac_xmit_base")
+			in.vmacXmitBase = true
+			in.vmacXmitBaseStmt = s
 		case "use_vmac_addr", "use_ipvlan":
 			c.note(s, true, "not supported: use_vmac makes a macvlan with the RFC's virtual MAC; imported without it, the VIPs are held on the interface itself and gratuitous ARP moves them")
 		case "track_file", "track_process", "track_bfd":
@@ -161,6 +162,9 @@ func (c *converter) instance(st *kaconf.Statement) {
 	} else if in.stateMaster {
 		c.notes = append(c.notes, Note{Pos: in.statePos, Keyword: "state",
 			Msg: "not needed: hasidecar starts as backup and the priorities elect the master, which keepalived's MASTER reaches the same way"})
+	}
+	if in.vmacXmitBase && !in.useVMAC {
+		c.note(in.vmacXmitBaseStmt, false, "ignored without use_vmac, as keepalived ignores it")
 	}
 	c.advert(in, advertSt)
 	c.preempt(in, nopreemptSt, delaySt)

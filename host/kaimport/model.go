@@ -82,30 +82,32 @@ type trackCheck struct {
 
 // instance is an imported vrrp_instance.
 type instance struct {
-	name            string
-	pos             kaconf.Pos
-	iface           string
-	vrid            int
-	priority        int
-	version         int
-	advert          time.Duration
-	preempt         bool
-	preemptDelay    time.Duration
-	vips            []netip.Prefix
-	excluded        []netip.Prefix
-	useVMAC         bool
-	unicastSource   netip.Addr
-	unicastPeers    []netip.Addr
-	authPass        string
-	trackChecks     []trackCheck
-	trackIfaces     []string
-	notify          []string // program and arguments, as keepalived splits them
-	notifyState     map[string][]string
-	stateMaster     bool
-	statePos        kaconf.Pos
-	syncGroup       string
-	skip            bool // something required is missing: not emitted
-	weightedScripts []trackCheck
+	name             string
+	pos              kaconf.Pos
+	iface            string
+	vrid             int
+	priority         int
+	version          int
+	advert           time.Duration
+	preempt          bool
+	preemptDelay     time.Duration
+	vips             []netip.Prefix
+	excluded         []netip.Prefix
+	useVMAC          bool
+	vmacXmitBase     bool              // vmac_xmit_base: only with use_vmac, as in keepalived
+	vmacXmitBaseStmt *kaconf.Statement // where it was, for the note when use_vmac is missing
+	unicastSource    netip.Addr
+	unicastPeers     []netip.Addr
+	authPass         string
+	trackChecks      []trackCheck
+	trackIfaces      []string
+	notify           []string // program and arguments, as keepalived splits them
+	notifyState      map[string][]string
+	stateMaster      bool
+	statePos         kaconf.Pos
+	syncGroup        string
+	skip             bool // something required is missing: not emitted
+	weightedScripts  []trackCheck
 }
 
 // group is an imported vrrp_sync_group.

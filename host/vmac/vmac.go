@@ -42,12 +42,11 @@ func Name(vrid uint8, ipv6 bool) string {
 // parent in the calling thread's network namespace, brings it up and
 // returns its name.
 //
-// For IPv4, parent gets arp_ignore = 1, as keepalived sets it (otherwise
-// the parent would answer ARP for the VIP with its own MAC), and
-// arp_announce = 2. For IPv6 the
-// macvlan generates no address of its own (so a backup's macvlan stays
-// silent) and gets parent's link-local address, which adverts are sent
-// from, as keepalived does.
+// The macvlan generates no IPv6 address of its own, so that a backup's
+// macvlan stays silent. For IPv4, parent gets arp_ignore = 1, as keepalived
+// sets it (otherwise the parent would answer ARP for the VIP with its own
+// MAC), and arp_announce = 2. For IPv6 the macvlan gets parent's
+// link-local address, which adverts are sent from, as keepalived does.
 func Create(parent string, vrid uint8, ipv6 bool) (string, error) {
 	name := Name(vrid, ipv6)
 	pl, err := netlink.LinkByName(parent)
@@ -77,10 +76,14 @@ func Create(parent string, vrid uint8, ipv6 bool) (string, error) {
 		netlink.LinkDel(mv)
 		return "", fmt.Errorf("setting up %s on %s: %w", name, parent, err)
 	}
+	// No address of its own in either family: a link-local address made
+	// from the virtual MAC (the same on every node) would send DAD and MLD
+	// from that MAC, also on a backup, and the segment's switches would
+	// send the master's traffic to the backup until the master sends again.
+	if err := netlink.LinkSetIP6AddrGenMode(mv, 1); err != nil { // IN6_ADDR_GEN_MODE_NONE
+		return fail(err)
+	}
 	if ipv6 {
-		if err := netlink.LinkSetIP6AddrGenMode(mv, 1); err != nil { // IN6_ADDR_GEN_MODE_NONE
-			return fail(err)
-		}
 		if err := sysctl("ipv6", name, "accept_dad", "0"); err != nil {
 			return fail(err)
 		}

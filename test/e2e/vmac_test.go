@@ -32,12 +32,17 @@ func soleHolderAnywhere(t *testing.T, lab *netlab.Lab, addr netip.Addr, want *ne
 }
 
 // TestVirtualMACWithKeepalived: use_vmac on hasidecar beside keepalived's
-// use_vmac, for each family: the VIP lives on the macvlan of whichever node
-// is master, and the client's neighbour entry names the RFC's virtual MAC
-// throughout, so a failover needs no cache update.
+// use_vmac, for each family, with adverts on the macvlan and with
+// vmac_xmit_base on both: the VIP lives on the macvlan of whichever node is
+// master, and the client's neighbour entry names the RFC's virtual MAC
+// throughout, so a failover needs no cache update. With vmac_xmit_base the
+// election itself shows that hasidecar sends from its base MAC: both nodes'
+// macvlans share the virtual MAC, and a frame from it reaches the peer's
+// macvlan, never the base interface keepalived then listens on.
 func TestVirtualMACWithKeepalived(t *testing.T) {
-	for _, v6 := range []bool{false, true} {
-		t.Run(fmt.Sprintf("ipv6=%v", v6), func(t *testing.T) {
+	for _, tc := range []struct{ v6, xmitBase bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+		v6 := tc.v6
+		t.Run(fmt.Sprintf("ipv6=%v/vmac_xmit_base=%v", v6, tc.xmitBase), func(t *testing.T) {
 			netlab.RequireRoot(t)
 			netlab.RequireKeepalived(t)
 			t.Parallel()
@@ -48,6 +53,9 @@ func TestVirtualMACWithKeepalived(t *testing.T) {
 				v, mac = vip6, "00:00:5e:00:02:33"
 			}
 			cfg := nodeConfig{Preempt: true, VIPs: []netip.Prefix{v}, InstanceExtra: "  use_vmac = true\n"}
+			if tc.xmitBase {
+				cfg.InstanceExtra += "  vmac_xmit_base = true\n"
+			}
 			hc, kc := cfg, cfg
 			hc.Priority, kc.Priority = 150, 100
 			kc.InstanceExtra = ""
@@ -58,8 +66,13 @@ func TestVirtualMACWithKeepalived(t *testing.T) {
 			// ARP requests to the client carry the VIP as sender from the
 			// base MAC, and the client learns that MAC for the VIP.
 			kn.Run(t, "sysctl", "-qw", "net.ipv4.conf."+kn.Iface+".arp_announce=2")
-			keepalivedVMACPeer(t, lab, kn, kc)
-			time.Sleep(time.Second)
+			keepalivedVMACPeer(t, lab, kn, kc, tc.xmitBase)
+			// keepalived, the backup, must hear hasidecar and stay backup.
+			for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+				if kn.HoldsAnywhere(t, v.Addr()) {
+					t.Fatal("keepalived took the VIP beside hasidecar: it does not hear hasidecar's adverts")
+				}
+			}
 			if err := client.Ping(v.Addr(), 3*time.Second); err != nil {
 				t.Fatalf("client cannot reach the VIP: %v", err)
 			}
@@ -74,8 +87,16 @@ func TestVirtualMACWithKeepalived(t *testing.T) {
 			took = soleHolderAnywhere(t, lab, v.Addr(), hn, 5*time.Second)
 			t.Logf("hasidecar preempted back after %v", took)
 			time.Sleep(time.Second)
+			stopped := time.Now()
 			s := p.Stop()
 			t.Logf("client pinging every 10ms: %d sent, %d answered, longest gap %v", s.Sent, s.Received, s.LongestGap)
+			// The switch must send the VIP's traffic to hasidecar again: the
+			// old master's last replies, sent from the shared virtual MAC
+			// after hasidecar's first burst, point the switch at it, and with
+			// vmac_xmit_base only the follow-up burst points it back.
+			if since := stopped.Sub(s.LastReply); since > 500*time.Millisecond {
+				t.Errorf("the client's last reply came %v before it stopped pinging (1 s after the preemption): the VIP is unreachable", since.Round(time.Millisecond))
+			}
 			if got, _ := client.ARPNeighbour(t, v.Addr()); got != mac {
 				t.Errorf("client's neighbour entry %q, want the virtual MAC %s", got, mac)
 			}
@@ -90,14 +111,17 @@ func TestVirtualMACWithKeepalived(t *testing.T) {
 	}
 }
 
-// keepalivedVMACPeer is keepalivedPeer with use_vmac.
-func keepalivedVMACPeer(t *testing.T, lab *netlab.Lab, n *netlab.Node, c nodeConfig) *netlab.Process {
+// keepalivedVMACPeer is keepalivedPeer with use_vmac (and vmac_xmit_base).
+func keepalivedVMACPeer(t *testing.T, lab *netlab.Lab, n *netlab.Node, c nodeConfig, xmitBase bool) *netlab.Process {
 	t.Helper()
 	c = c.withDefaults()
 	kc := netlab.KeepalivedConfig{
 		Iface: n.Iface, State: "BACKUP", VRID: c.VRID, Priority: c.Priority, Version: c.Version,
 		AdvertInterval: c.AdvertInterval, Preempt: c.Preempt, VIPs: c.VIPs,
 		InstanceExtra: []string{"use_vmac"},
+	}
+	if xmitBase {
+		kc.InstanceExtra = append(kc.InstanceExtra, "vmac_xmit_base")
 	}
 	p := n.StartKeepalived(t, kc)
 	t.Cleanup(func() {

@@ -24,12 +24,13 @@ vrrp_instance "VI_1" {
   fast_preempt      = false
   virtual_ips       = ["198.51.100.20/32", "198.51.100.21/24"]
   use_vmac          = true
+  vmac_xmit_base    = true
   track_check "chk_fault" { weight = 0 } # testdata/quirks.conf:42
   track_interface "eth1" {}
   track_interface "eth2" {}
 }
 
-# vrrp_instance VI_2, testdata/quirks.conf:54
+# vrrp_instance VI_2, testdata/quirks.conf:55
 vrrp_instance "VI_2" {
   interface         = "eth0"
   virtual_router_id = 2
@@ -41,7 +42,7 @@ vrrp_instance "VI_2" {
   virtual_ips       = ["198.51.100.30/32"]
 }
 
-# vrrp_instance VI_6, testdata/quirks.conf:72
+# vrrp_instance VI_6, testdata/quirks.conf:74
 vrrp_instance "VI_6" {
   interface         = "eth0"
   virtual_router_id = 1

@@ -91,13 +91,38 @@ func waitVTY(t testing.TB, p *Process, dir, daemon string) {
 // Show runs a vtysh command against this bgpd and returns its output.
 func (b *BGPD) Show(t testing.TB, command string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	out, err := b.node.Command(ctx, "vtysh", "--vty_socket", b.dir, "-d", "bgpd", "-c", command).CombinedOutput()
+	out, err := vtysh(b.node, b.dir, "bgpd", command)
 	if err != nil {
 		t.Fatalf("vtysh %q: %v\n%s", command, err, out)
 	}
-	return string(out)
+	return out
+}
+
+// vtysh runs command against daemon, whose vty socket is in dir, in n's
+// namespace.
+func vtysh(n *Node, dir, daemon, command string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := n.Command(ctx, "vtysh", "--vty_socket", dir, "-d", daemon, "-c", command).CombinedOutput()
+	return string(out), err
+}
+
+// startZebra runs zebra in n's namespace with its files in dir (made by
+// frrUserDir) and returns it with the path of its socket. zebra has no
+// --skip_runas and refuses root (not in group frrvty): it runs as Debian's
+// frr user, keeping the capabilities it needs.
+func startZebra(t testing.TB, n *Node, dir string) (*Process, string) {
+	t.Helper()
+	zconf := filepath.Join(dir, "zebra.conf")
+	if err := os.WriteFile(zconf, []byte("frr defaults traditional\nhostname "+n.Name+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	zserv := filepath.Join(dir, "zserv.api")
+	zebra := n.Start(t, filepath.Join(frrDir, "zebra"),
+		"--config_file", zconf, "--pid_file", filepath.Join(dir, "zebra.pid"),
+		"--socket", zserv, "--vty_socket", dir, "--vty_port", "0", "--log", "stdout", "--log-level", "info")
+	waitVTY(t, zebra, dir, "zebra")
+	return zebra, zserv
 }
 
 // WaitShow polls command until its output contains want (or, with

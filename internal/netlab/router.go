@@ -1,7 +1,6 @@
 package netlab
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -192,17 +191,7 @@ func (l *Lab) StartRouter(t testing.TB, n *Node, c RouterConfig) *Router {
 	}
 
 	dir := frrUserDir(t)
-	zconf := filepath.Join(dir, "zebra.conf")
-	if err := os.WriteFile(zconf, []byte("frr defaults traditional\nhostname router\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	zserv := filepath.Join(dir, "zserv.api")
-	// zebra has no --skip_runas and refuses root (not in group frrvty): it
-	// runs as Debian's frr user, keeping the capabilities it needs.
-	zebra := n.Start(t, filepath.Join(frrDir, "zebra"),
-		"--config_file", zconf, "--pid_file", filepath.Join(dir, "zebra.pid"),
-		"--socket", zserv, "--vty_socket", dir, "--vty_port", "0", "--log", "stdout", "--log-level", "info")
-	waitVTY(t, zebra, dir, "zebra")
+	zebra, zserv := startZebra(t, n, dir)
 	r := &Router{Node: n, Zebra: zebra, Client: client, dir: dir, zserv: zserv, config: c.BGPDConfig(n.Addr)}
 	r.startBGPD(t)
 	return r
@@ -260,10 +249,7 @@ func frrUserDir(t testing.TB) string {
 
 // vtysh runs one command against one of the router's daemons.
 func (r *Router) vtysh(daemon, command string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	out, err := r.Command(ctx, "vtysh", "--vty_socket", r.BGPD.dir, "-d", daemon, "-c", command).CombinedOutput()
-	return string(out), err
+	return vtysh(r.Node, r.BGPD.dir, daemon, command)
 }
 
 // Nexthops returns the gateways of the router's kernel route to exactly

@@ -1,7 +1,6 @@
 package netlab
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -9,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // RequireVRRPD skips (or, under CI=true, fails) a test when FRRouting's
@@ -42,16 +40,7 @@ func (n *Node) StartVRRPD(t testing.TB, config string) *VRRPD {
 	t.Helper()
 	RequireVRRPD(t)
 	dir := frrUserDir(t)
-	zconf := filepath.Join(dir, "zebra.conf")
-	if err := os.WriteFile(zconf, []byte("frr defaults traditional\nhostname "+n.Name+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	zserv := filepath.Join(dir, "zserv.api")
-	// zebra refuses root (not in group frrvty): it runs as the frr user.
-	zebra := n.Start(t, filepath.Join(frrDir, "zebra"),
-		"--config_file", zconf, "--pid_file", filepath.Join(dir, "zebra.pid"),
-		"--socket", zserv, "--vty_socket", dir, "--vty_port", "0", "--log", "stdout", "--log-level", "info")
-	waitVTY(t, zebra, dir, "zebra")
+	zebra, zserv := startZebra(t, n, dir)
 
 	conf := filepath.Join(dir, "vrrpd.conf")
 	if err := os.WriteFile(conf, []byte(config), 0o644); err != nil {
@@ -85,13 +74,11 @@ func (n *Node) AddVRRPMacvlan(t testing.TB, vrid int, vip netip.Prefix) {
 // Show runs a vtysh command against this vrrpd and returns its output.
 func (v *VRRPD) Show(t testing.TB, command string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	out, err := v.node.Command(ctx, "vtysh", "--vty_socket", v.dir, "-d", "vrrpd", "-c", command).CombinedOutput()
+	out, err := vtysh(v.node, v.dir, "vrrpd", command)
 	if err != nil {
 		t.Fatalf("vtysh %q: %v\n%s", command, err, out)
 	}
-	return string(out)
+	return out
 }
 
 // State is the IPv4 state of virtual router vrid as vrrpd reports it

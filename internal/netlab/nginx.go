@@ -73,6 +73,7 @@ http {
     default_type text/plain;
     server {
         listen 80;
+        listen [::]:80;
         root %[3]s;
         location = /healthz { return 200 "ok\n"; }
         location / { try_files /index.html =404; }

@@ -686,6 +686,12 @@ func TestBGPIPv6AnycastServesThroughTheRouter(t *testing.T) {
 	if err := b.router.Client.Ping(bgpVIP6.Addr(), 5*time.Second); err != nil {
 		t.Fatalf("client behind the router cannot reach %s: %v", bgpVIP6.Addr(), err)
 	}
+	url6 := "http://[" + bgpVIP6.Addr().String() + "]/"
+	if code, body, err := b.router.Client.HTTPGet(url6, 2*time.Second); err != nil || code != 200 {
+		t.Fatalf("client behind the router: GET %s: %d %v", url6, code, err)
+	} else {
+		t.Logf("GET %s served by %s", url6, strings.TrimSpace(body))
+	}
 	paths := b.router.BGPPaths(t, bgpVIP6)
 	if len(paths) != 2 || !paths[0].Multipath || !paths[1].Multipath {
 		t.Errorf("BGP paths to %s: %+v; want two multipaths", bgpVIP6, paths)
@@ -730,6 +736,13 @@ func TestBGPIPv6AnycastServesThroughTheRouter(t *testing.T) {
 	t.Logf("client pinging %s every 10 ms meanwhile: %+v", bgpVIP6.Addr(), ps)
 	if err := b.router.Client.Ping(bgpVIP6.Addr(), 5*time.Second); err != nil {
 		t.Errorf("client cannot reach %s via %s: %v", bgpVIP6.Addr(), n2.Name, err)
+	}
+	// Every new connection now reaches the node whose nginx lives.
+	for i := 0; i < 10; i++ {
+		code, body, err := b.router.Client.HTTPGet(url6, 2*time.Second)
+		if err != nil || code != 200 || strings.TrimSpace(body) != n2.Name {
+			t.Fatalf("GET %s after nginx died on %s: %d %q %v; want %s", url6, n1.Name, code, body, err, n2.Name)
+		}
 	}
 }
 

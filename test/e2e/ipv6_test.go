@@ -397,3 +397,32 @@ func TestDualStackReloadKeepsBothInstances(t *testing.T) {
 		t.Error("the excluded address is gone after the reload")
 	}
 }
+
+// TestIPv6NginxDeathMovesTheVIP is the README's nginx pair over IPv6: the
+// check fetches nginx at [::1], the client fetches the page at the IPv6 VIP,
+// and nginx dying on the master moves the VIP and the client to the backup.
+func TestIPv6NginxDeathMovesTheVIP(t *testing.T) {
+	netlab.RequireRoot(t)
+	netlab.RequireNginx(t)
+	t.Parallel()
+	lab := netlab.New(t, 2)
+	n1, n2 := lab.Nodes[0], lab.Nodes[1]
+	checks, track := nginxCheck(100*time.Millisecond, 2)
+	checks = strings.Replace(checks, "http://127.0.0.1/healthz", "http://[::1]/healthz", 1)
+	var webs []*netlab.Nginx
+	for i, n := range lab.Nodes {
+		webs = append(webs, n.StartNginx(t))
+		startHasidecar(t, lab, n, nodeConfig{Priority: []int{150, 100}[i], Preempt: true,
+			VIPs: []netip.Prefix{vip6}, Checks: checks, InstanceExtra: track})
+	}
+	waitSoleHolderOf(t, lab, vip6.Addr(), n1, 10*time.Second)
+	client := lab.Client.StartHTTPProber(t, "http://["+vip6.Addr().String()+"]/", 10*time.Millisecond)
+	waitServedBy(t, client, n1.Name, 5*time.Second)
+
+	webs[0].Kill(t)
+	took := waitSoleHolderOf(t, lab, vip6.Addr(), n2, 5*time.Second)
+	t.Logf("IPv6 VIP on %s %v after nginx died on %s", n2.Name, took, n1.Name)
+	waitServedBy(t, client, n2.Name, 5*time.Second)
+	s := client.Stop()
+	t.Logf("client over IPv6: %d requests, %d answered, longest gap %v, served by %v", s.Sent, s.OK, s.LongestGap, s.ServedBy)
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/hasidecar/hasidecar/host/instance"
 	"github.com/hasidecar/hasidecar/host/linkwatch"
 	"github.com/hasidecar/hasidecar/host/vip"
+	"github.com/hasidecar/hasidecar/host/vmac"
 )
 
 // hostNet is what the daemon opens on the host for its instances: their
@@ -26,6 +27,8 @@ type hostNet interface {
 	announcer(iface string) (announcer, error)
 	// watchLinks reports the named links' state, then its changes.
 	watchLinks(ctx context.Context, names []string, log *zap.Logger) (<-chan linkwatch.Event, error)
+	// removeVMAC deletes a use_vmac macvlan joinSocket made.
+	removeVMAC(name string) error
 }
 
 // addressManager is an instance's address manager, closed with it.
@@ -49,6 +52,8 @@ func (realHost) addresses(iface string, log *zap.Logger) (addressManager, error)
 }
 
 func (realHost) announcer(iface string) (announcer, error) { return garp.NewAnnouncer(iface) }
+
+func (realHost) removeVMAC(name string) error { return vmac.Remove(name) }
 
 func (realHost) watchLinks(ctx context.Context, names []string, log *zap.Logger) (<-chan linkwatch.Event, error) {
 	return linkwatch.Watch(ctx, names, log)

@@ -155,6 +155,7 @@ func (d *Daemon) carryOut(ctx context.Context, plan reloadPlan, current []*track
 			d.groups.ownFault(ic.Name, reason, false)
 		}
 	}
+	removeUnusedVMACs(d, plan.stopped, current, append(slices.Clone(keep), fresh...))
 	d.mu.Lock()
 	d.cfg = cfg
 	d.runners = append(keep, fresh...)
@@ -195,4 +196,23 @@ func goneFaults(oldChecks []health.Track, oldLinks []string, checks []health.Tra
 		}
 	}
 	return gone
+}
+
+// removeUnusedVMACs removes the macvlans of the instances a reload stopped
+// that no running instance holds its addresses on any more: a successor
+// with use_vmac on the same interface and VRID took its macvlan over.
+func removeUnusedVMACs(d *Daemon, stopped []int, current, running []*tracked) {
+	inUse := map[string]bool{}
+	for _, t := range running {
+		inUse[t.vmac] = true
+	}
+	for _, i := range stopped {
+		if v := current[i].vmac; v != "" && !inUse[v] {
+			if err := d.host.removeVMAC(v); err != nil {
+				d.log.Warn("removing the virtual MAC interface of a removed instance", zap.String("interface", v), zap.Error(err))
+				continue
+			}
+			d.log.Info("virtual MAC interface removed with its instance", zap.String("interface", v))
+		}
+	}
 }

@@ -41,7 +41,17 @@ func (h *fakeHost) joinSocket(_ context.Context, ic config.Instance) (instance.C
 	defer h.mu.Unlock()
 	c := &fakeConn{src: netip.MustParseAddr("198.51.100.1"), closed: make(chan struct{})}
 	h.conns[ic.Name] = c
+	if ic.UseVMAC {
+		return c, fmt.Sprintf("vrrp.%d", ic.VRID), "", nil
+	}
 	return c, ic.Interface, "", nil
+}
+
+func (h *fakeHost) removeVMAC(name string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.ops = append(h.ops, "removeVMAC "+name)
+	return nil
 }
 
 func (h *fakeHost) addresses(string, *zap.Logger) (addressManager, error) { return fakeAddrs{h}, nil }
@@ -202,6 +212,38 @@ func waitMaster(t *testing.T, d *Daemon, list ...string) {
 	}
 }
 
+// runOnFakeHost runs a daemon with the configuration at path on host until
+// the test ends, and returns once it has started.
+func runOnFakeHost(t *testing.T, path string, host *fakeHost) *Daemon {
+	t.Helper()
+	cfg, diags := config.Load(path)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	d := New(cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
+	d.host = host
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- d.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-ran:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("Run did not return after its context ended")
+		}
+	})
+	for end := time.Now().Add(10 * time.Second); !d.started.Load(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatal("the daemon did not start")
+		}
+	}
+	return d
+}
+
 // TestReloadDrivesInstances runs a daemon on a fake host, without root:
 // a reload keeps a master's unchanged VIP, adds and removes the others,
 // resigns a removed instance and starts a new one; a reload whose new
@@ -213,32 +255,8 @@ func TestReloadDrivesInstances(t *testing.T) {
 	writeConfig(t, path, dir,
 		[5]string{"VI_1", "51", "fake0", `"198.51.100.100/24", "198.51.100.101/24"`},
 		[5]string{"VI_2", "52", "fake0", `"198.51.100.102/24"`})
-	cfg, diags := config.Load(path)
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
 	host := &fakeHost{conns: map[string]*fakeConn{}}
-	d := New(cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
-	d.host = host
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- d.Run(ctx) }()
-	defer func() {
-		cancel()
-		select {
-		case err := <-ran:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return after its context ended")
-		}
-	}()
-	for end := time.Now().Add(10 * time.Second); !d.started.Load(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(end) {
-			t.Fatal("the daemon did not start")
-		}
-	}
+	d := runOnFakeHost(t, path, host)
 	waitMaster(t, d, "VI_1", "VI_2")
 	before, _ := instanceNamed(d.Status(), "VI_1")
 	mark := len(host.opsSince(0))
@@ -322,5 +340,53 @@ func TestReloadDrivesInstances(t *testing.T) {
 	waitMaster(t, d, "VI_1", "VI_3")
 	if in, _ := instanceNamed(d.Status(), "VI_1"); in.Transitions != before.Transitions {
 		t.Errorf("replacing VI_3 moved VI_1: %+v", in)
+	}
+}
+
+// TestReloadRemovesUnusedVirtualMACs: a reload that removes a use_vmac
+// instance, or replaces it with one without use_vmac, removes its macvlan;
+// one that replaces it with another use_vmac instance on the same VRID
+// leaves the macvlan to it; stopping removes what is left.
+func TestReloadRemovesUnusedVirtualMACs(t *testing.T) {
+	t.Setenv("NOTIFY_SOCKET", "")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "hasidecar.hcl")
+	vmac := "  use_vmac = true\n"
+	writeConfig(t, path, dir,
+		[5]string{"VI_1", "51", "fake0", `"198.51.100.100/24"`, vmac},
+		[5]string{"VI_2", "52", "fake0", `"198.51.100.102/24"`, vmac})
+	host := &fakeHost{conns: map[string]*fakeConn{}}
+	d := runOnFakeHost(t, path, host)
+	waitMaster(t, d, "VI_1", "VI_2")
+	removed := func(since int) []string {
+		var out []string
+		for _, op := range host.opsSince(since) {
+			if name, ok := strings.CutPrefix(op, "removeVMAC "); ok {
+				out = append(out, name)
+			}
+		}
+		return out
+	}
+
+	// VI_1 replaced (unicast now) but still with use_vmac; VI_2 removed.
+	mark := len(host.opsSince(0))
+	writeConfig(t, path, dir,
+		[5]string{"VI_1", "51", "fake0", `"198.51.100.100/24"`, vmac + "  unicast_peers = [\"198.51.100.2\"]\n"})
+	if err := d.Reload(context.Background(), path); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	if got := removed(mark); !slices.Equal(got, []string{"vrrp.52"}) {
+		t.Errorf("macvlans removed by the reload: %v, want [vrrp.52] (vrrp.51 goes on with the new VI_1)", got)
+	}
+
+	// VI_1 without use_vmac: its macvlan goes.
+	mark = len(host.opsSince(0))
+	writeConfig(t, path, dir,
+		[5]string{"VI_1", "51", "fake0", `"198.51.100.100/24"`, "  unicast_peers = [\"198.51.100.2\"]\n"})
+	if err := d.Reload(context.Background(), path); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	if got := removed(mark); !slices.Equal(got, []string{"vrrp.51"}) {
+		t.Errorf("macvlans removed by the reload: %v, want [vrrp.51]", got)
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/hasidecar/hasidecar/host/health"
 	"github.com/hasidecar/hasidecar/host/instance"
 	"github.com/hasidecar/hasidecar/host/notify"
-	"github.com/hasidecar/hasidecar/host/vmac"
 	"github.com/hasidecar/hasidecar/host/vrrp"
 )
 
@@ -34,7 +33,8 @@ type tracked struct {
 	done          chan struct{} // closed once Run returned and everything is closed
 	release       func()        // closes socket, netlink handle and ARP client
 	startNotifier func(*notify.Notifier)
-	noSource      bool // held in FAULT without a socket (nosource.go); a reload tries again
+	noSource      bool   // held in FAULT without a socket (nosource.go); a reload tries again
+	vmac          string // the use_vmac macvlan it holds its addresses on; "" without
 }
 
 // spec turns a vrrp_instance into the runner's spec.
@@ -74,14 +74,19 @@ func (d *Daemon) newRunner(ctx context.Context, ic config.Instance) (*tracked, e
 		addrs.Close()
 		return nil, fmt.Errorf("instance %s: %w", ic.Name, err)
 	}
+	vm := ""
+	if holdOn != ic.Interface {
+		vm = holdOn
+	}
 	release := func() {
 		conn.Close()
 		addrs.Close()
 		ann.Close()
 		// Only when the daemon stops: an instance a reload replaces hands
-		// its macvlan on to its successor.
-		if holdOn != ic.Interface && d.ctx.Err() != nil {
-			if err := vmac.Remove(holdOn); err != nil {
+		// its macvlan on to its successor, and one a reload removes has
+		// its macvlan removed by the reload (removeUnusedVMACs).
+		if vm != "" && d.ctx.Err() != nil {
+			if err := d.host.removeVMAC(vm); err != nil {
 				d.log.Warn("removing the virtual MAC interface", zap.Error(err))
 			}
 		}
@@ -92,7 +97,7 @@ func (d *Daemon) newRunner(ctx context.Context, ic config.Instance) (*tracked, e
 		release()
 		return nil, err
 	}
-	t := &tracked{Runner: r, spec: sp, release: release, done: make(chan struct{})}
+	t := &tracked{Runner: r, spec: sp, release: release, done: make(chan struct{}), vmac: vm}
 	if noSource != "" {
 		t.noSource = true
 		r.Deliver(ctx, vrrp.FaultChanged{Reason: noSource, Active: true}) // queued for Run

@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -190,5 +191,30 @@ func TestVirtualMACIsNotADuplicateOwner(t *testing.T) {
 	}
 	if c := d.status(t).Instances[0].Conflicts; len(c) != 0 {
 		t.Errorf("conflicts reported: %+v", c)
+	}
+}
+
+// TestReloadRemovesTheVirtualMACInterface: a reload that drops use_vmac
+// from an instance removes its macvlan from the node, and the VIP moves
+// back onto the interface itself.
+func TestReloadRemovesTheVirtualMACInterface(t *testing.T) {
+	netlab.RequireRoot(t)
+	t.Parallel()
+	lab := netlab.New(t, 2)
+	n := lab.Nodes[0]
+	c := nodeConfig{Priority: 150, Preempt: true, InstanceExtra: "  use_vmac = true\n"}
+	d := startHasidecar(t, lab, n, c)
+	soleHolderAnywhere(t, lab, vip.Addr(), n, 10*time.Second)
+	if !n.HasAddressOn(t, "vrrp.51", vip.Addr()) {
+		t.Fatal("the VIP is not on vrrp.51")
+	}
+	c.InstanceExtra = ""
+	d.write(t, lab, c)
+	if code, out := d.reload(t); code != 0 {
+		t.Fatalf("reload: exit %d\n%s", code, out)
+	}
+	waitSoleHolder(t, lab, n, 10*time.Second)
+	if out := n.Run(t, "ip", "-o", "link", "show"); strings.Contains(out, "vrrp.51") {
+		t.Fatalf("vrrp.51 is still there after the reload dropped use_vmac:\n%s", out)
 	}
 }

@@ -58,6 +58,12 @@ func CheckCluster(cfgs []*Config) hcl.Diagnostics {
 				differ("auth_pass", masked(first.in.AuthPass), masked(m.in.AuthPass),
 					"a node drops adverts with another password and both become master; set the same auth_pass")
 			}
+			if first.in.UseVMAC && m.in.UseVMAC && len(first.in.UnicastPeers) == 0 && len(m.in.UnicastPeers) == 0 &&
+				first.in.VMACXmitBase != m.in.VMACXmitBase {
+				differ("vmac_xmit_base", fmt.Sprint(first.in.VMACXmitBase), fmt.Sprint(m.in.VMACXmitBase),
+					"adverts from the virtual MAC reach only the peers' macvlans, while vmac_xmit_base listens on the interface itself: "+
+						"that node never hears the other and both become master; set the same vmac_xmit_base")
+			}
 		}
 		var peers []peer
 		for _, m := range ms {

@@ -89,6 +89,10 @@ func TestCheckCluster(t *testing.T) {
 			{"lb-1", 150, "version = 2\nauth_pass = \"secret\""},
 			{"lb-2", 100, "version = 2\nauth_pass = \"other1\""},
 		}, []string{"auth_pass one of 6 characters but lb-1 has one of 6 characters"}},
+		{"vmac_xmit_base on one node only", []n{
+			{"lb-1", 150, "use_vmac = true\nvmac_xmit_base = true"},
+			{"lb-2", 100, "use_vmac = true"},
+		}, []string{"lb-2 has vmac_xmit_base false but lb-1 has true"}},
 		{"unicast peers not mutual", []n{
 			{"lb-1", 150, "unicast_source = \"198.51.100.1\"\nunicast_peers = [\"198.51.100.2\"]"},
 			{"lb-2", 100, "unicast_source = \"198.51.100.2\"\nunicast_peers = [\"198.51.100.3\"]"},

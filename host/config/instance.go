@@ -144,6 +144,16 @@ func (d *decoder) instance(blk *hcl.Block) (Instance, hcl.Range) {
 	d.extraIPv6(attrs, &in)
 
 	d.unicast(attrs, &in)
+	if a, ok := attrs["vmac_xmit_base"]; ok && in.VMACXmitBase && len(in.UnicastPeers) > 0 {
+		r := a.Expr.Range()
+		d.diags = append(d.diags, &hcl.Diagnostic{
+			Severity: hcl.DiagWarning,
+			Summary:  "vmac_xmit_base changes nothing with unicast_peers",
+			Detail:   "unicast adverts always go out and come in on the interface itself; remove the line",
+			Subject:  &r,
+			Context:  a.Range.Ptr(),
+		})
+	}
 
 	if a, ok := attrs["auth_pass"]; ok {
 		in.AuthPass = d.authPass(a, in.Version, versionOK)

@@ -69,7 +69,7 @@ func TestParseRejectsIPv6(t *testing.T) {
 }
 
 func TestParseAcceptsIPv6(t *testing.T) {
-	src := instance6With(`excluded_ips = ["198.51.100.10/24", "2001:db8:51::200"]`+"\n  use_vmac = true\n  vmac_xmit_base = true\n  "+
+	src := instance6With(`excluded_ips = ["198.51.100.10/24", "2001:db8:51::200"]`+"\n  use_vmac = true\n  "+
 		`unicast_source = "2001:db8:51::1"`+"\n  "+`unicast_peers = ["2001:db8:51::2", "fe80::2"]`) +
 		// An IPv4 instance may share VRID 51 on eth0: another protocol.
 		strings.Replace(instanceWith(""), "VI_1", "VI_4", 1)
@@ -89,7 +89,7 @@ func TestParseAcceptsIPv6(t *testing.T) {
 	if !equalSlices(in.ExcludedIPs, wantEx) {
 		t.Errorf("ExcludedIPs = %v, want %v", in.ExcludedIPs, wantEx)
 	}
-	if !in.UseVMAC || !in.VMACXmitBase || in.Version != 3 || in.UnicastSource != netip.MustParseAddr("2001:db8:51::1") || len(in.UnicastPeers) != 2 {
+	if !in.UseVMAC || in.VMACXmitBase || in.Version != 3 || in.UnicastSource != netip.MustParseAddr("2001:db8:51::1") || len(in.UnicastPeers) != 2 {
 		t.Errorf("instance = %+v", in)
 	}
 	if cfg.Instances[1].VRID != 51 || cfg.Instances[1].UseVMAC {
@@ -132,5 +132,20 @@ func TestCheckClusterDualStack(t *testing.T) {
 	WriteDiagnostics(&out, CheckCluster([]*Config{a, b}))
 	if !strings.Contains(out.String(), "VRID 51 on eth0 (IPv6)") || strings.Count(out.String(), "error") != 1 {
 		t.Errorf("equal IPv6 priorities: %s", out.String())
+	}
+}
+
+func TestVMACXmitBaseWithUnicastWarns(t *testing.T) {
+	src := instance6With("use_vmac = true\n  vmac_xmit_base = true\n  " + `unicast_peers = ["2001:db8:51::2"]`)
+	cfg, diags := ParseWith([]byte(src), "t.hcl", testHost)
+	if diags.HasErrors() || cfg == nil {
+		t.Fatalf("rejected:\n%s", formatAll(diags))
+	}
+	if len(diags) != 1 || !strings.Contains(diags[0].Summary, "vmac_xmit_base changes nothing with unicast_peers") ||
+		diags[0].Subject.Start.Line != 3 || diags[0].Subject.Start.Column != 20 {
+		t.Errorf("want one warning at 3:20, got:\n%s", formatAll(diags))
+	}
+	if in := cfg.Instances[0]; !in.UseVMAC || !in.VMACXmitBase {
+		t.Errorf("instance = %+v", in)
 	}
 }

@@ -218,14 +218,12 @@ func TestRunnerAloneBecomesMaster(t *testing.T) {
 		t.Fatalf("announced %v, want %v", got, testVIP.Addr())
 	}
 
-	// Adverts every interval; a follow-up burst of gratuitous ARP three
-	// intervals after the first, the second burst 5 s after it, and no
-	// more.
-	followUp := healFollowUp(testInterval)
+	// Adverts every interval; a follow-up burst of gratuitous ARP 300 ms
+	// after the first, the second burst 5 s after it, and no more.
 	for i, b := range []struct {
 		name string
 		at   time.Duration
-	}{{"follow-up", followUp}, {"second", garpSecondBurst}} {
+	}{{"follow-up", healFollowUp}, {"second", garpSecondBurst}} {
 		h.advanceTo(became.Add(b.at - 10*time.Millisecond))
 		if n := h.garp.count(); n != (i+1)*garpBurst {
 			t.Fatalf("%d gratuitous ARP before the %s burst is due, want %d", n, b.name, (i+1)*garpBurst)
@@ -294,8 +292,8 @@ func TestRunnerStepsDownForAHigherPriority(t *testing.T) {
 		h.receive(200)
 	}
 	h.wantState("BACKUP")
-	if n := h.garp.count(); n != garpBurst {
-		t.Fatalf("%d gratuitous ARP, want only the first burst (%d): the second is cancelled by stepping down", n, garpBurst)
+	if n := h.garp.count(); n != 2*garpBurst {
+		t.Fatalf("%d gratuitous ARP, want only the first burst and its follow-up (%d): the second is cancelled by stepping down", n, 2*garpBurst)
 	}
 	if n := len(h.conn.adverts()); n != stepped || stepped < before+1 {
 		t.Fatalf("%d adverts sent as backup", n-stepped)
@@ -353,8 +351,8 @@ func TestRunnerFaultRemovesTheVIPs(t *testing.T) {
 	if len(h.conn.adverts()) != n || h.turns() != turns {
 		t.Fatalf("in FAULT for a minute: %d adverts and %d wake-ups, want none", len(h.conn.adverts())-n, h.turns()-turns)
 	}
-	if n := h.garp.count(); n != garpBurst {
-		t.Fatalf("%d gratuitous ARP, want only the first burst (%d)", n, garpBurst)
+	if n := h.garp.count(); n != 2*garpBurst {
+		t.Fatalf("%d gratuitous ARP, want the first burst and its follow-up (%d): no second burst in FAULT", n, 2*garpBurst)
 	}
 
 	h.deliver(vrrp.FaultChanged{Reason: "link eth0 down", Active: false})

@@ -112,7 +112,7 @@ func (t *timetable) stop() {
 // is due healFollowUp later; after becoming master, the second burst
 // garpSecondBurst later too. Either only while the instance is master.
 func (t *timetable) announced(now time.Time, kind vrrp.AnnounceKind) {
-	t.followAt = now.Add(healFollowUp(t.fsm.AdvertInterval()))
+	t.followAt = now.Add(healFollowUp)
 	if kind == vrrp.BecameMaster {
 		t.garpAt = now.Add(garpSecondBurst)
 	}
@@ -124,12 +124,12 @@ func (t *timetable) announced(now time.Time, kind vrrp.AnnounceKind) {
 // MAC, and what it sent after our burst points caches and switches back at
 // it; when adverts do not leave from the MAC that carries the VIPs
 // (use_vmac with vmac_xmit_base or unicast peers), nothing else of ours
-// would correct a switch before the second burst. Three advert intervals
-// leave the old master time to step down; 300 ms at the least, and no later
-// than the second burst.
-func healFollowUp(interval time.Duration) time.Duration {
-	return min(max(3*interval, 300*time.Millisecond), garpSecondBurst)
-}
+// would correct a switch before the second burst. Our first advert leaves
+// with the first burst and the old master steps down on hearing it, within
+// milliseconds on a LAN: 300 ms is ample whatever the advert interval, so
+// clients wait no longer at 1 s adverts than at 100 ms. Should that advert
+// be lost, the second burst (5 s) still comes.
+const healFollowUp = 300 * time.Millisecond
 
 // burstDue says which noted burst ("follow-up burst", "second burst") is due
 // at now while the instance is still master, or "" for none, and forgets

@@ -91,21 +91,8 @@ func (m *machine) following() (vrrpconn.Packet, vrrp.AdvertReceived) {
 	return pkt, ad
 }
 
-func TestHealFollowUp(t *testing.T) {
-	for _, c := range []struct{ interval, want time.Duration }{
-		{10 * time.Millisecond, 300 * time.Millisecond},
-		{100 * time.Millisecond, 300 * time.Millisecond},
-		{time.Second, 3 * time.Second},
-		{10 * time.Second, garpSecondBurst},
-	} {
-		if got := healFollowUp(c.interval); got != c.want {
-			t.Errorf("healFollowUp(%v) = %v, want %v", c.interval, got, c.want)
-		}
-	}
-}
-
-// TestTimetableBursts: after becoming master, a follow-up burst three
-// advert intervals later (3 s at 1 s adverts) and the second burst at 5 s;
+// TestTimetableBursts: after becoming master, a follow-up burst 300 ms
+// later and the second burst at 5 s;
 // announcing again to heal a split brain notes a new follow-up; leaving
 // master cancels both.
 func TestTimetableBursts(t *testing.T) {
@@ -122,20 +109,20 @@ func TestTimetableBursts(t *testing.T) {
 		wants []want                             // asked in order
 	}{
 		{"follow-up, then second", nil, []want{
-			{3*time.Second - time.Nanosecond, ""}, {3 * time.Second, "follow-up burst"},
+			{healFollowUp - time.Nanosecond, ""}, {healFollowUp, "follow-up burst"},
 			{garpSecondBurst - time.Nanosecond, ""}, {garpSecondBurst, "second burst"}, {garpSecondBurst, ""}}},
 		{"a loop that wakes late sends one burst for both", nil, []want{
 			{garpSecondBurst + time.Second, "second burst"}, {garpSecondBurst + time.Second, ""}}},
 		{"cancelled by a higher-priority master", func(m *machine, became time.Time) {
 			_, ad := masterAdvert(became)
 			m.step(became.Add(time.Second), ad)
-		}, []want{{3 * time.Second, ""}, {garpSecondBurst, ""}}},
+		}, []want{{healFollowUp, ""}, {garpSecondBurst, ""}}},
 		{"cancelled by a fault", func(m *machine, became time.Time) {
 			m.step(became.Add(time.Second), vrrp.FaultChanged{Reason: "link down", Active: true})
-		}, []want{{3 * time.Second, ""}, {garpSecondBurst, ""}}},
+		}, []want{{healFollowUp, ""}, {garpSecondBurst, ""}}},
 		{"announcing again to heal a split brain: a new follow-up", heal, []want{
-			{3 * time.Second, ""}, {4*time.Second - time.Nanosecond, ""}, {4 * time.Second, "follow-up burst"},
-			{garpSecondBurst, "second burst"}}},
+			{healFollowUp, ""}, {time.Second + healFollowUp - time.Nanosecond, ""},
+			{time.Second + healFollowUp, "follow-up burst"}, {garpSecondBurst, "second burst"}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m := newMachine(t, time.Second, nil)
@@ -177,11 +164,18 @@ func TestTimetableNext(t *testing.T) {
 			}
 			return align(m.fsm.NextDeadline(), time.Second)
 		}},
+		{"a master's follow-up burst before its next advert", 0, false, func(m *machine) time.Time {
+			return align(m.master().Add(healFollowUp), time.Second)
+		}},
 		{"a master's next advert before its second burst", 0, false, func(m *machine) time.Time {
-			return align(m.master().Add(time.Second), time.Second)
+			became := m.master()
+			m.tt.burstDue(became.Add(healFollowUp))
+			return align(became.Add(time.Second), time.Second)
 		}},
 		{"a second burst before a master's next advert", 10 * time.Second, false, func(m *machine) time.Time {
-			return align(m.master().Add(garpSecondBurst), 10*time.Second)
+			became := m.master()
+			m.tt.burstDue(became.Add(healFollowUp))
+			return align(became.Add(garpSecondBurst), 10*time.Second)
 		}},
 		{"a master's next advert once its second burst is sent", 10 * time.Second, false, func(m *machine) time.Time {
 			became := m.master()

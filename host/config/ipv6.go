@@ -56,7 +56,7 @@ func (d *decoder) extraIPv6(attrs hcl.Attributes, in *Instance) {
 			Severity: hcl.DiagWarning,
 			Summary:  fmt.Sprintf("the first IPv6 virtual IP %s is not link-local", in.VirtualIPs[0].Addr()),
 			Detail: "RFC 5798 (5.2.9) wants the first address of an IPv6 advertisement to be a link-local one; " +
-				"keepalived only warns as well, and both work without it. To follow the RFC, put a fe80:: address first on every node at once: "+
+				"keepalived only warns as well, and both work without it. To follow the RFC, put a fe80:: address first on every node at once: " +
 				"the list is in every advert, and nodes whose lists differ drop each other's adverts (README: changing virtual_ips on a live pair).",
 			Subject: &r,
 			Context: a.Range.Ptr(),

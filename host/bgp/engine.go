@@ -25,8 +25,9 @@ type Engine struct {
 func NewEngine(log *zap.Logger) *Engine { return &Engine{log: log} }
 
 // ErrBusy is Start's error while the engine's previous speaker has not
-// stopped.
-var ErrBusy = errors.New("bgp: the previous speaker has not stopped yet")
+// stopped: GoBGP's stop waits for its routers, and one that does not answer
+// holds it up beyond the daemon's patience.
+var ErrBusy = errors.New("bgp: the previous speaker is still closing its sessions (a router has not answered); reload again in a few seconds")
 
 // Start starts a speaker on the engine's server; one at a time.
 func (e *Engine) Start(ctx context.Context, cfg Config) (*Speaker, error) {

@@ -62,7 +62,7 @@ func CheckCluster(cfgs []*Config) hcl.Diagnostics {
 				first.in.VMACXmitBase != m.in.VMACXmitBase {
 				differ("vmac_xmit_base", fmt.Sprint(first.in.VMACXmitBase), fmt.Sprint(m.in.VMACXmitBase),
 					"adverts from the virtual MAC reach only the peers' macvlans, while vmac_xmit_base listens on the interface itself: "+
-						"that node never hears the other and both become master; set the same vmac_xmit_base")
+						"the node with vmac_xmit_base never hears the other, and when that other has the higher priority both are master; set the same vmac_xmit_base")
 			}
 		}
 		var peers []peer

@@ -51,20 +51,27 @@ func (d *Daemon) startBGP(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
+	// A speaker that cannot be set up stops within bgpStopTimeout, as at
+	// shutdown: a reload holds its lock meanwhile.
+	stopSpeaker := func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), bgpStopTimeout)
+		defer cancel()
+		_ = sp.Stop(stopCtx)
+	}
 	binder, err := vip.New(cfg.BGP.BindInterface, d.log)
 	if err != nil {
-		_ = sp.Stop(ctx)
+		stopSpeaker()
 		return fmt.Errorf("bgp: bind_interface: %w", err)
 	}
 	b := &bgpRunner{log: d.log.With(zap.String("component", "bgp")), speaker: sp, kick: make(chan struct{}, 1),
 		quit: make(chan struct{}), stopped: make(chan struct{}), cfg: *cfg.BGP, states: map[*tracked]vrrp.State{}, binder: binder}
 	if err := b.bind(cfg.BGPAnnounces); err != nil {
-		_ = sp.Stop(ctx)
+		stopSpeaker()
 		b.stop()
 		return err
 	}
 	if err := sp.SetPeers(ctx, peersOf(cfg.BGP)); err != nil {
-		_ = sp.Stop(ctx)
+		stopSpeaker()
 		b.stop()
 		return err
 	}

@@ -94,9 +94,7 @@ func (d *Daemon) carryOut(ctx context.Context, plan reloadPlan, current []*track
 	for _, s := range plan.started {
 		t, err := d.newRunner(d.ctx, s.ic)
 		if err != nil {
-			for _, f := range fresh {
-				f.release()
-			}
+			d.dropFresh(fresh, current)
 			return fmt.Errorf("%w, nothing changed: %w", errRejected, err)
 		}
 		fresh = append(fresh, t)
@@ -104,9 +102,7 @@ func (d *Daemon) carryOut(ctx context.Context, plan reloadPlan, current []*track
 
 	// Checks first, so that kept instances' new weights see their checks.
 	if err := d.configureChecks(ctx, plan.checks, resolved); err != nil {
-		for _, f := range fresh {
-			f.release()
-		}
+		d.dropFresh(fresh, current)
 		return fmt.Errorf("%w: %w", errRejected, err)
 	}
 	d.health.Update(checkSpecs(resolved))
@@ -196,6 +192,25 @@ func goneFaults(oldChecks []health.Track, oldLinks []string, checks []health.Tra
 		}
 	}
 	return gone
+}
+
+// dropFresh closes what a rejected reload opened for its new instances,
+// and removes the macvlans it made that no running instance holds.
+func (d *Daemon) dropFresh(fresh, current []*tracked) {
+	for _, f := range fresh {
+		f.release()
+	}
+	inUse := map[string]bool{}
+	for _, t := range current {
+		inUse[t.vmac] = true
+	}
+	for _, f := range fresh {
+		if f.vmac != "" && !inUse[f.vmac] {
+			if err := d.host.removeVMAC(f.vmac); err != nil {
+				d.log.Warn("removing the virtual MAC interface of a rejected reload", zap.String("interface", f.vmac), zap.Error(err))
+			}
+		}
+	}
 }
 
 // removeUnusedVMACs removes the macvlans of the instances a reload stopped

@@ -346,7 +346,7 @@ func TestReloadDrivesInstances(t *testing.T) {
 // TestReloadRemovesUnusedVirtualMACs: a reload that removes a use_vmac
 // instance, or replaces it with one without use_vmac, removes its macvlan;
 // one that replaces it with another use_vmac instance on the same VRID
-// leaves the macvlan to it; stopping removes what is left.
+// leaves the macvlan to it; a rejected reload removes the macvlan it made.
 func TestReloadRemovesUnusedVirtualMACs(t *testing.T) {
 	t.Setenv("NOTIFY_SOCKET", "")
 	dir := t.TempDir()
@@ -388,5 +388,18 @@ func TestReloadRemovesUnusedVirtualMACs(t *testing.T) {
 	}
 	if got := removed(mark); !slices.Equal(got, []string{"vrrp.51"}) {
 		t.Errorf("macvlans removed by the reload: %v, want [vrrp.51]", got)
+	}
+
+	// A rejected reload removes the macvlan it made for a new instance.
+	mark = len(host.opsSince(0))
+	writeConfig(t, path, dir,
+		[5]string{"VI_1", "51", "fake0", `"198.51.100.100/24"`, "  unicast_peers = [\"198.51.100.2\"]\n"},
+		[5]string{"VI_3", "53", "fake0", `"198.51.100.103/24"`, vmac},
+		[5]string{"VI_5", "55", "missing0", `"198.51.100.105/24"`})
+	if err := d.Reload(context.Background(), path); err == nil {
+		t.Fatal("a reload with an instance on missing0 was not rejected")
+	}
+	if got := removed(mark); !slices.Equal(got, []string{"vrrp.53"}) {
+		t.Errorf("macvlans removed after the rejected reload: %v, want [vrrp.53]", got)
 	}
 }

@@ -83,10 +83,10 @@ func (r *Runner) validate(pkt vrrpconn.Packet) (vrrp.AdvertReceived, bool) {
 // adverts must not crowd out the valid ones.
 func (r *Runner) tellDropped(now time.Time, from netip.Addr, why string) {
 	last := r.droppedToldAt.Load()
-	if last != 0 && now.Sub(time.Unix(0, last)) < time.Second {
+	if last != nil && now.Sub(*last) < time.Second {
 		return
 	}
-	if !r.droppedToldAt.CompareAndSwap(last, now.UnixNano()) {
+	if !r.droppedToldAt.CompareAndSwap(last, &now) {
 		return
 	}
 	select {

@@ -92,8 +92,9 @@ type Runner struct {
 
 	sent, recv atomic.Uint64
 	// droppedToldAt is when the receiver last told the loop of a refused
-	// advert (UnixNano), to do so at most once a second (receive.go).
-	droppedToldAt atomic.Int64
+	// advert, to do so at most once a second (receive.go); a time.Time, so
+	// that a step of the wall clock does not silence it.
+	droppedToldAt atomic.Pointer[time.Time]
 
 	mu        sync.Mutex
 	running   bool         // Run has begun: Deliver sends to events

@@ -13,7 +13,8 @@ import (
 // timetable keeps the runner's times: when its loop must wake next and
 // what is due then. The state machine decides everything VRRP; the
 // timetable remembers only what was moved out of it to save wake-ups: the
-// second gratuitous ARP burst, and the copies of a master's advert that a
+// gratuitous ARP bursts after the first (follow-up and second), and the
+// copies of a master's advert that a
 // backup leaves with the shared socket's reader, which then watches the
 // master-down deadline instead of the loop.
 //
@@ -154,7 +155,7 @@ func (t *timetable) burstDue(now time.Time) string {
 }
 
 // next is when the loop must wake, or the zero time for never: the
-// earliest of the state machine's deadline and the second burst, put off
+// earliest of the state machine's deadline and the noted bursts, put off
 // by the backstop while the reader watches a backup's deadline, and on the
 // grid all instances share so that those due together wake the process
 // once (see timegrid).

@@ -80,7 +80,9 @@ func Create(parent string, vrid uint8, ipv6 bool) (string, error) {
 	// from the virtual MAC (the same on every node) would send DAD and MLD
 	// from that MAC, also on a backup, and the segment's switches would
 	// send the master's traffic to the backup until the master sends again.
-	if err := netlink.LinkSetIP6AddrGenMode(mv, 1); err != nil { // IN6_ADDR_GEN_MODE_NONE
+	// A kernel without IPv6 (ipv6.disable=1) refuses the setting, and has
+	// no address to make either: only an IPv6 instance needs it.
+	if err := netlink.LinkSetIP6AddrGenMode(mv, 1); err != nil && ipv6 { // IN6_ADDR_GEN_MODE_NONE
 		return fail(err)
 	}
 	if ipv6 {

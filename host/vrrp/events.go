@@ -38,7 +38,7 @@ type AdvertReceived struct {
 // is what the operator must fix.
 type AdvertDropped struct {
 	From netip.Addr
-	Why  string // what differs, e.g. "other virtual IPs [198.51.100.20]"
+	Why  string // what differs, e.g. "virtual IPs [198.51.100.20], ours [198.51.100.10]"
 }
 
 // FaultChanged raises or clears one reason for FAULT, such as "link eth0
@@ -133,7 +133,10 @@ func (in *Instance) Handle(now time.Time, ev Event) []Action {
 	case AdvertReceived:
 		return in.advertReceived(now, e)
 	case AdvertDropped:
-		if in.state == Backup {
+		// Only the master's own, or anyone's while no master is known: a
+		// third router refused beside a master that then falls silent
+		// must not take the blame for the takeover.
+		if in.state == Backup && (!in.masterAddr.IsValid() || e.From == in.masterAddr) {
 			in.droppedWhy = fmt.Sprintf("advertisements from %v were dropped: %s", e.From, e.Why)
 		}
 		return nil

@@ -156,7 +156,10 @@ type Instance struct {
 	// VMACXmitBase sends and receives adverts on the base interface, from
 	// its own MAC, while the addresses stay on the macvlan (keepalived's
 	// vmac_xmit_base). Only with UseVMAC.
-	VMACXmitBase    bool
+	VMACXmitBase bool
+	// VMACInterface names the macvlan (keepalived's `use_vmac NAME`); ""
+	// for vrrp.VRID (vrrp6.VRID). Only with UseVMAC.
+	VMACInterface   string
 	UnicastSource   netip.Addr   // zero when unset
 	UnicastPeers    []netip.Addr // empty means multicast to 224.0.0.18 or ff02::12
 	AuthPass        string       // VRRPv2 simple password; empty when unset

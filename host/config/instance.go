@@ -34,7 +34,7 @@ func instanceSchema() *hcl.BodySchema {
 			{Name: "interface"}, {Name: "virtual_router_id"}, {Name: "priority"}, {Name: "version"},
 			{Name: "advert_interval"}, {Name: "preempt"}, {Name: "preempt_delay"}, {Name: "fast_preempt"}, {Name: "virtual_ips"},
 			{Name: "unicast_source"}, {Name: "unicast_peers"}, {Name: "auth_pass"}, {Name: "notify"},
-			{Name: "excluded_ips"}, {Name: "use_vmac"}, {Name: "vmac_xmit_base"},
+			{Name: "excluded_ips"}, {Name: "use_vmac"}, {Name: "vmac_xmit_base"}, {Name: "vmac_interface"},
 			{Name: "notify_master"}, {Name: "notify_backup"}, {Name: "notify_fault"}, {Name: "notify_stop"},
 			{Name: "announce"}, {Name: "backup_med"},
 		},

@@ -29,12 +29,26 @@ func (d *decoder) checkIPv6Version(a *hcl.Attribute, in Instance) {
 }
 
 // extraIPv6 decodes what the second round added to an instance:
-// excluded_ips, use_vmac and vmac_xmit_base, and warns when an IPv6 instance's first VIP is
+// excluded_ips, use_vmac, vmac_interface and vmac_xmit_base, and warns when an IPv6 instance's first VIP is
 // not link-local.
 func (d *decoder) extraIPv6(attrs hcl.Attributes, in *Instance) {
 	if a, ok := attrs["use_vmac"]; ok {
 		if b, ok := d.boolean(a); ok {
 			in.UseVMAC = b
+		}
+	}
+	if a, ok := attrs["vmac_interface"]; ok {
+		if s, ok := d.str(a, `"vip51"`); ok {
+			switch reason := badInterfaceName(s); {
+			case reason != "":
+				d.valueError(a, d.shown(a)+" is not an interface name", reason)
+			case !in.UseVMAC:
+				d.valueError(a, "vmac_interface without use_vmac", "it names the macvlan use_vmac = true makes; add use_vmac = true or remove the line")
+			case s == in.Interface:
+				d.valueError(a, d.shown(a)+" is the instance's own interface", "the macvlan needs a name of its own, e.g. \"vip51\"")
+			default:
+				in.VMACInterface = s
+			}
 		}
 	}
 	if a, ok := attrs["vmac_xmit_base"]; ok {

@@ -42,6 +42,12 @@ func TestParseRejectsIPv6(t *testing.T) {
 		{"use_vmac not bool", instance6With(`use_vmac = "yes"`), "use_vmac", "", 2, 14},
 		{"vmac_xmit_base without use_vmac", instance6With(`vmac_xmit_base = true`), "vmac_xmit_base = true without use_vmac", "needs use_vmac = true", 2, 20},
 		{"vmac_xmit_base not bool", instance6With(`use_vmac = true` + "\n  " + `vmac_xmit_base = "yes"`), "vmac_xmit_base", "", 3, 20},
+		{"vmac_interface without use_vmac", instance6With(`vmac_interface = "vip51"`), "vmac_interface without use_vmac", "add use_vmac = true", 2, 20},
+		{"vmac_interface bad name", instance6With(`use_vmac = true` + "\n  " + `vmac_interface = "vip/51"`), `vmac_interface = "vip/51" is not an interface name`, "no '/'", 3, 20},
+		{"vmac_interface the instance's own", instance6With(`use_vmac = true` + "\n  " + `vmac_interface = "eth0"`), `vmac_interface = "eth0" is the instance's own interface`, "", 3, 20},
+		{"vmac_interface shared", instance6With("use_vmac = true\n  vmac_interface = \"vip51\"") +
+			strings.Replace(strings.Replace(instance6With("use_vmac = true\n  vmac_interface = \"vip51\""), "VI_6", "VI_7", 1), "= 51", "= 52", 1),
+			`vrrp_instance "VI_7" would name its macvlan vip51, as vrrp_instance "VI_6" (line 1) does`, "different names", 9, 1},
 		{"same vrid same family ipv6", instance6With("") + strings.Replace(instance6With(""), "VI_6", "VI_7", 1),
 			`virtual_router_id = 51 is already used on eth0 by vrrp_instance "VI_6" (line 1)`, "", 11, 23},
 	}
@@ -147,5 +153,21 @@ func TestVMACXmitBaseWithUnicastWarns(t *testing.T) {
 	}
 	if in := cfg.Instances[0]; !in.UseVMAC || !in.VMACXmitBase {
 		t.Errorf("instance = %+v", in)
+	}
+}
+
+func TestVMACInterfaceNamesTheMacvlan(t *testing.T) {
+	src := instance6With("use_vmac = true\n  vmac_interface = \"vip51\"")
+	cfg, diags := ParseWith([]byte(src), "t.hcl", testHost)
+	if diags.HasErrors() || cfg == nil {
+		t.Fatalf("rejected:\n%s", formatAll(diags))
+	}
+	if in := cfg.Instances[0]; in.VMACInterface != "vip51" || vmacName(in) != "vip51" {
+		t.Errorf("instance = %+v", in)
+	}
+	in := cfg.Instances[0]
+	in.VMACInterface = ""
+	if got := vmacName(in); got != "vrrp6.51" {
+		t.Errorf("default name %q, want vrrp6.51", got)
 	}
 }

@@ -212,6 +212,7 @@ func (d *decoder) root(body hcl.Body, host HostDefaults) *Config {
 			}
 		}
 	}
+	d.uniqueVMACNames(cfg.Instances)
 
 	cfg.SyncGroups = d.syncGroups(groupBlocks, cfg.Instances)
 	d.resolveTrackChecks(cfg.Instances, checkSeen)

@@ -116,6 +116,8 @@ func replaceReason(prev runningInstance, next config.Instance) string {
 		return "use_vmac changed"
 	case a.VMACXmitBase != b.VMACXmitBase:
 		return "vmac_xmit_base changed"
+	case a.VMACInterface != b.VMACInterface:
+		return "vmac_interface changed"
 	case isIPv6(a) != isIPv6(b):
 		return "address family changed"
 	case instance.NeedsReplacing(spec(a), spec(b)):

@@ -126,6 +126,7 @@ func TestPlanReloadReplacesOrReconfigures(t *testing.T) {
 			func(ic *config.Instance) { ic.Priority = 254 }, "address ownership changed"},
 		{"use_vmac", runningInstance{ic: vi("VI_1")}, func(ic *config.Instance) { ic.UseVMAC = true }, "use_vmac changed"},
 		{"vmac_xmit_base", runningInstance{ic: vi("VI_1")}, func(ic *config.Instance) { ic.VMACXmitBase = true }, "vmac_xmit_base changed"},
+		{"vmac_interface", runningInstance{ic: vi("VI_1")}, func(ic *config.Instance) { ic.VMACInterface = "vip51" }, "vmac_interface changed"},
 		{"held without a socket", runningInstance{ic: vi("VI_1"), noSource: true}, func(*config.Instance) {},
 			"it had no socket; opening one again"},
 

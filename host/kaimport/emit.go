@@ -74,6 +74,15 @@ func (c *converter) emitInstance(b *strings.Builder, in *instance) {
 	}
 	if in.useVMAC {
 		attr("use_vmac", "true")
+		// keepalived's default name is hasidecar's too: written only when
+		// it differs.
+		def := fmt.Sprintf("vrrp.%d", in.vrid)
+		if len(in.vips) > 0 && in.vips[0].Addr().Is6() {
+			def = fmt.Sprintf("vrrp6.%d", in.vrid)
+		}
+		if in.vmacName != "" && in.vmacName != def {
+			attr("vmac_interface", hclString(in.vmacName))
+		}
 		if in.vmacXmitBase {
 			attr("vmac_xmit_base", "true")
 		}

@@ -117,9 +117,7 @@ func (c *converter) instance(st *kaconf.Statement) {
 			c.note(s, true, "hasidecar always tracks the instance's own interface: its link going down puts the instance in FAULT")
 		case "use_vmac":
 			in.useVMAC = true
-			if s.Arg(1) != "" {
-				c.note(s, false, fmt.Sprintf("the interface name %s is not imported: hasidecar names the macvlan vrrp.VRID (vrrp6.VRID for IPv6)", s.Arg(1)))
-			}
+			in.vmacName = s.Arg(1)
 		case "vmac_xmit_base":
 			in.vmacXmitBase = true
 			in.vmacXmitBaseStmt = s

@@ -94,6 +94,7 @@ type instance struct {
 	vips             []netip.Prefix
 	excluded         []netip.Prefix
 	useVMAC          bool
+	vmacName         string            // use_vmac NAME; "" for keepalived's vrrp.VRID
 	vmacXmitBase     bool              // vmac_xmit_base: only with use_vmac, as in keepalived
 	vmacXmitBaseStmt *kaconf.Statement // where it was, for the note when use_vmac is missing
 	unicastSource    netip.Addr

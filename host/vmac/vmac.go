@@ -30,7 +30,13 @@ func MAC(vrid uint8, ipv6 bool) net.HardwareAddr {
 	return net.HardwareAddr{0x00, 0x00, 0x5e, 0x00, family, vrid}
 }
 
-// Name returns the interface name of vrid's macvlan.
+// isVirtualRouterMAC reports whether mac is one of RFC 5798's virtual
+// router MACs (00:00:5e:00:01:XX or 00:00:5e:00:02:XX).
+func isVirtualRouterMAC(mac net.HardwareAddr) bool {
+	return len(mac) == 6 && mac[0] == 0 && mac[1] == 0 && mac[2] == 0x5e && mac[3] == 0 && (mac[4] == 1 || mac[4] == 2)
+}
+
+// Name returns the default interface name of vrid's macvlan.
 func Name(vrid uint8, ipv6 bool) string {
 	if ipv6 {
 		return "vrrp6." + strconv.Itoa(int(vrid))
@@ -39,16 +45,20 @@ func Name(vrid uint8, ipv6 bool) string {
 }
 
 // Create makes (or takes over, after a crash) the macvlan of vrid on
-// parent in the calling thread's network namespace, brings it up and
-// returns its name.
+// parent, called name ("" for Name's), in the calling thread's network
+// namespace, brings it up and returns its name. An interface of that name
+// that is not a macvlan with a virtual router's MAC is left alone: Create
+// fails rather than delete what is not its own.
 //
 // The macvlan generates no IPv6 address of its own, so that a backup's
 // macvlan stays silent. For IPv4, parent gets arp_ignore = 1, as keepalived
 // sets it (otherwise the parent would answer ARP for the VIP with its own
 // MAC), and arp_announce = 2. For IPv6 the macvlan gets parent's
 // link-local address, which adverts are sent from, as keepalived does.
-func Create(parent string, vrid uint8, ipv6 bool) (string, error) {
-	name := Name(vrid, ipv6)
+func Create(parent, name string, vrid uint8, ipv6 bool) (string, error) {
+	if name == "" {
+		name = Name(vrid, ipv6)
+	}
 	pl, err := netlink.LinkByName(parent)
 	if err != nil {
 		return "", fmt.Errorf("creating %s: finding %s: %w", name, parent, err)
@@ -60,6 +70,10 @@ func Create(parent string, vrid uint8, ipv6 bool) (string, error) {
 		if old.Type() == "macvlan" && old.Attrs().ParentIndex == pl.Attrs().Index &&
 			old.Attrs().HardwareAddr.String() == MAC(vrid, ipv6).String() {
 			return name, netlink.LinkSetUp(old)
+		}
+		if old.Type() != "macvlan" || !isVirtualRouterMAC(old.Attrs().HardwareAddr) {
+			return "", fmt.Errorf("creating %s: an interface of that name exists (%s, MAC %s) and is not a virtual router's macvlan; "+
+				"give vmac_interface another name", name, old.Type(), old.Attrs().HardwareAddr)
 		}
 		if err := netlink.LinkDel(old); err != nil {
 			return "", fmt.Errorf("replacing stale %s: %w", name, err)

@@ -1,11 +1,39 @@
 package vmac
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/hasidecar/hasidecar/internal/netlab"
 	"github.com/vishvananda/netlink"
 )
+
+// TestCreateLeavesOtherInterfaces: a name taken by an interface that is not
+// a virtual router's macvlan is an error, and the interface stays; a
+// custom name is made and taken over like the default one.
+func TestCreateLeavesOtherInterfaces(t *testing.T) {
+	t.Parallel()
+	lab := netlab.New(t, 1)
+	n := lab.Nodes[0]
+	n.Run(t, "ip", "link", "add", "other0", "type", "veth", "peer", "name", "other1")
+	if err := n.Do(func() error {
+		if _, err := Create(n.Iface, "other0", 51, false); err == nil {
+			t.Error("Create took over a veth interface")
+		}
+		if _, err := netlink.LinkByName("other0"); err != nil {
+			t.Errorf("other0 is gone: %v", err)
+		}
+		for range 2 {
+			name, err := Create(n.Iface, "vip51", 51, false)
+			if err != nil || name != "vip51" {
+				return fmt.Errorf("Create vip51: %q, %v", name, err)
+			}
+		}
+		return Remove("vip51")
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
 
 func TestNameAndMAC(t *testing.T) {
 	if Name(51, false) != "vrrp.51" || Name(51, true) != "vrrp6.51" || Name(255, true) != "vrrp6.255" {
@@ -25,7 +53,7 @@ func TestCreateRemove(t *testing.T) {
 	for _, v6 := range []bool{false, true} {
 		if err := n.Do(func() error {
 			for range 2 { // the second time takes the first one over
-				name, err := Create(n.Iface, 51, v6)
+				name, err := Create(n.Iface, "", 51, v6)
 				if err != nil {
 					return err
 				}

@@ -218,3 +218,27 @@ func TestReloadRemovesTheVirtualMACInterface(t *testing.T) {
 		t.Fatalf("vrrp.51 is still there after the reload dropped use_vmac:\n%s", out)
 	}
 }
+
+// TestVMACInterfaceNamesTheMacvlan: vmac_interface names the macvlan
+// (keepalived's `use_vmac NAME`); the peer keeps the default name, and the
+// VIP moves between the two.
+func TestVMACInterfaceNamesTheMacvlan(t *testing.T) {
+	netlab.RequireRoot(t)
+	t.Parallel()
+	lab := netlab.New(t, 2)
+	n1, n2 := lab.Nodes[0], lab.Nodes[1]
+	startHasidecar(t, lab, n1, nodeConfig{Priority: 150, Preempt: true,
+		InstanceExtra: "  use_vmac = true\n  vmac_interface = \"vip51\"\n"})
+	startHasidecar(t, lab, n2, nodeConfig{Priority: 100, Preempt: true, InstanceExtra: "  use_vmac = true\n"})
+	soleHolderAnywhere(t, lab, vip.Addr(), n1, 10*time.Second)
+	if !n1.HasAddressOn(t, "vip51", vip.Addr()) {
+		t.Fatal("the VIP is not on vip51")
+	}
+	lab.PortDown(t, n1)
+	soleHolderAnywhere(t, lab, vip.Addr(), n2, 5*time.Second)
+	if !n2.HasAddressOn(t, "vrrp.51", vip.Addr()) {
+		t.Fatal("the peer's VIP is not on vrrp.51")
+	}
+	lab.PortUp(t, n1)
+	soleHolderAnywhere(t, lab, vip.Addr(), n1, 5*time.Second)
+}

@@ -24,6 +24,7 @@ vrrp_instance "VI_1" {
   fast_preempt      = false
   virtual_ips       = ["198.51.100.20/32", "198.51.100.21/24"]
   use_vmac          = true
+  vmac_interface    = "vip20"
   vmac_xmit_base    = true
   track_check "chk_fault" { weight = 0 } # testdata/quirks.conf:42
   track_interface "eth1" {}

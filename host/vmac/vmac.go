@@ -30,6 +30,20 @@ func MAC(vrid uint8, ipv6 bool) net.HardwareAddr {
 	return net.HardwareAddr{0x00, 0x00, 0x5e, 0x00, family, vrid}
 }
 
+// silence takes from an IPv4 instance's macvlan, left by a build that let
+// the kernel make one, its IPv6 addresses: they would send from the virtual
+// MAC on a backup too. Best effort: a kernel without IPv6 has none.
+func silence(l netlink.Link) {
+	_ = netlink.LinkSetIP6AddrGenMode(l, 1) // IN6_ADDR_GEN_MODE_NONE
+	addrs, err := netlink.AddrList(l, netlink.FAMILY_V6)
+	if err != nil {
+		return
+	}
+	for _, a := range addrs {
+		_ = netlink.AddrDel(l, &a)
+	}
+}
+
 // isVirtualRouterMAC reports whether mac is one of RFC 5798's virtual
 // router MACs (00:00:5e:00:01:XX or 00:00:5e:00:02:XX).
 func isVirtualRouterMAC(mac net.HardwareAddr) bool {
@@ -69,6 +83,9 @@ func Create(parent, name string, vrid uint8, ipv6 bool) (string, error) {
 		// made again otherwise.
 		if old.Type() == "macvlan" && old.Attrs().ParentIndex == pl.Attrs().Index &&
 			old.Attrs().HardwareAddr.String() == MAC(vrid, ipv6).String() {
+			if !ipv6 {
+				silence(old)
+			}
 			return name, netlink.LinkSetUp(old)
 		}
 		if old.Type() != "macvlan" || !isVirtualRouterMAC(old.Attrs().HardwareAddr) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/osrg/gobgp/v3/pkg/server"
 	"go.uber.org/zap"
@@ -29,12 +30,28 @@ func NewEngine(log *zap.Logger) *Engine { return &Engine{log: log} }
 // holds it up beyond the daemon's patience.
 var ErrBusy = errors.New("bgp: the previous speaker is still closing its sessions (a router has not answered); reload again in a few seconds")
 
-// Start starts a speaker on the engine's server; one at a time.
+// busyWait is how long Start waits for the previous speaker to finish
+// stopping: a reload that removes and re-adds the bgp block in quick
+// succession, while a router is slow to answer, need not fail.
+const busyWait = 3 * time.Second
+
+// Start starts a speaker on the engine's server; one at a time. While the
+// previous speaker is still stopping, it waits up to busyWait (or until ctx
+// ends) before it gives up with ErrBusy.
 func (e *Engine) Start(ctx context.Context, cfg Config) (*Speaker, error) {
+	deadline := time.Now().Add(busyWait)
 	e.mu.Lock()
-	if e.busy {
+	for e.busy {
 		e.mu.Unlock()
-		return nil, ErrBusy
+		if time.Now().After(deadline) {
+			return nil, ErrBusy
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		e.mu.Lock()
 	}
 	if e.srv == nil {
 		e.srv = server.NewBgpServer(server.LoggerOption(zapLogger{e.log.With(zap.String("component", "gobgp"))}))

@@ -41,8 +41,12 @@ func TestEngineReusesItsServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	waited := time.Now()
 	if _, err := e.Start(ctx, cfg); !errors.Is(err, ErrBusy) {
 		t.Fatalf("a second speaker while the first runs: %v, want ErrBusy", err)
+	}
+	if d := time.Since(waited); d < busyWait {
+		t.Fatalf("gave up after %v, want it to wait %v for the first to stop", d, busyWait)
 	}
 	if err := s1.Announce(ctx, Route{Prefix: vip}); err != nil {
 		t.Fatal(err)
@@ -67,7 +71,16 @@ func TestEngineReusesItsServer(t *testing.T) {
 	if n := globalPaths(t, s2); n != 0 {
 		t.Fatalf("the new speaker starts with %d of the old one's paths", n)
 	}
-	if err := s2.Stop(ctx); err != nil {
+	// A start while the previous speaker is stopping waits for it.
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		s2.Stop(ctx)
+	}()
+	s3, err := e.Start(ctx, cfg)
+	if err != nil {
+		t.Fatalf("a start while the previous speaker stops: %v", err)
+	}
+	if err := s3.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
 

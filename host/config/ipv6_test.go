@@ -162,12 +162,12 @@ func TestVMACInterfaceNamesTheMacvlan(t *testing.T) {
 	if diags.HasErrors() || cfg == nil {
 		t.Fatalf("rejected:\n%s", formatAll(diags))
 	}
-	if in := cfg.Instances[0]; in.VMACInterface != "vip51" || vmacName(in) != "vip51" {
+	if in := cfg.Instances[0]; in.VMACInterface != "vip51" || in.VMACName() != "vip51" {
 		t.Errorf("instance = %+v", in)
 	}
 	in := cfg.Instances[0]
 	in.VMACInterface = ""
-	if got := vmacName(in); got != "vrrp6.51" {
+	if got := in.VMACName(); got != "vrrp6.51" {
 		t.Errorf("default name %q, want vrrp6.51", got)
 	}
 }

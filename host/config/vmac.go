@@ -2,18 +2,25 @@ package config
 
 import "fmt"
 
-// vmacName is the name of in's macvlan (vmac.Name's default, or its
-// vmac_interface), or "" without use_vmac.
-func vmacName(in Instance) string {
+// DefaultVMACName is the name of vrid's macvlan without vmac_interface:
+// keepalived's vrrp.VRID, and vrrp6.VRID for IPv6.
+func DefaultVMACName(vrid uint8, ipv6 bool) string {
+	if ipv6 {
+		return fmt.Sprintf("vrrp6.%d", vrid)
+	}
+	return fmt.Sprintf("vrrp.%d", vrid)
+}
+
+// VMACName is the name of the instance's macvlan (its vmac_interface, or
+// DefaultVMACName), or "" without use_vmac.
+func (in Instance) VMACName() string {
 	switch {
 	case !in.UseVMAC:
 		return ""
 	case in.VMACInterface != "":
 		return in.VMACInterface
-	case familyOf(in.VirtualIPs) == 6:
-		return fmt.Sprintf("vrrp6.%d", in.VRID)
 	}
-	return fmt.Sprintf("vrrp.%d", in.VRID)
+	return DefaultVMACName(in.VRID, familyOf(in.VirtualIPs) == 6)
 }
 
 // uniqueVMACNames reports two instances whose macvlans would have one name,
@@ -26,7 +33,7 @@ func (d *decoder) uniqueVMACNames(instances []Instance) {
 	}
 	seen := map[string]Instance{}
 	for _, in := range instances {
-		name := vmacName(in)
+		name := in.VMACName()
 		if name == "" {
 			continue
 		}

@@ -29,7 +29,7 @@ func (h realHost) joinSocket(ctx context.Context, ic config.Instance) (conn inst
 	}
 	holdOn = ic.Interface
 	if ic.UseVMAC {
-		if holdOn, err = vmac.Create(ic.Interface, ic.VMACInterface, ic.VRID, opts.IPv6); err != nil {
+		if holdOn, err = vmac.Create(ic.Interface, ic.VMACName(), ic.VRID, opts.IPv6); err != nil {
 			return nil, "", "", err
 		}
 		// As keepalived, a multicast socket lives on the macvlan too: a

@@ -42,7 +42,7 @@ func (h *fakeHost) joinSocket(_ context.Context, ic config.Instance) (instance.C
 	c := &fakeConn{src: netip.MustParseAddr("198.51.100.1"), closed: make(chan struct{})}
 	h.conns[ic.Name] = c
 	if ic.UseVMAC {
-		return c, fmt.Sprintf("vrrp.%d", ic.VRID), "", nil
+		return c, ic.VMACName(), "", nil
 	}
 	return c, ic.Interface, "", nil
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/hasidecar/hasidecar/host/config"
 )
 
 // emit writes the hasidecar configuration, each block commented with the
@@ -76,10 +78,7 @@ func (c *converter) emitInstance(b *strings.Builder, in *instance) {
 		attr("use_vmac", "true")
 		// keepalived's default name is hasidecar's too: written only when
 		// it differs.
-		def := fmt.Sprintf("vrrp.%d", in.vrid)
-		if len(in.vips) > 0 && in.vips[0].Addr().Is6() {
-			def = fmt.Sprintf("vrrp6.%d", in.vrid)
-		}
+		def := config.DefaultVMACName(uint8(in.vrid), len(in.vips) > 0 && in.vips[0].Addr().Is6())
 		if in.vmacName != "" && in.vmacName != def {
 			attr("vmac_interface", hclString(in.vmacName))
 		}

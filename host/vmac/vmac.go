@@ -15,7 +15,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"strconv"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -50,17 +49,10 @@ func isVirtualRouterMAC(mac net.HardwareAddr) bool {
 	return len(mac) == 6 && mac[0] == 0 && mac[1] == 0 && mac[2] == 0x5e && mac[3] == 0 && (mac[4] == 1 || mac[4] == 2)
 }
 
-// Name returns the default interface name of vrid's macvlan.
-func Name(vrid uint8, ipv6 bool) string {
-	if ipv6 {
-		return "vrrp6." + strconv.Itoa(int(vrid))
-	}
-	return "vrrp." + strconv.Itoa(int(vrid))
-}
 
 // Create makes (or takes over, after a crash) the macvlan of vrid on
-// parent, called name ("" for Name's), in the calling thread's network
-// namespace, brings it up and returns its name. An interface of that name
+// parent, called name (config.Instance.VMACName), in the calling thread's
+// network namespace, brings it up and returns its name. An interface of that name
 // that is not a macvlan with a virtual router's MAC is left alone: Create
 // fails rather than delete what is not its own.
 //
@@ -70,9 +62,6 @@ func Name(vrid uint8, ipv6 bool) string {
 // MAC), and arp_announce = 2. For IPv6 the macvlan gets parent's
 // link-local address, which adverts are sent from, as keepalived does.
 func Create(parent, name string, vrid uint8, ipv6 bool) (string, error) {
-	if name == "" {
-		name = Name(vrid, ipv6)
-	}
 	pl, err := netlink.LinkByName(parent)
 	if err != nil {
 		return "", fmt.Errorf("creating %s: finding %s: %w", name, parent, err)

@@ -49,7 +49,6 @@ func isVirtualRouterMAC(mac net.HardwareAddr) bool {
 	return len(mac) == 6 && mac[0] == 0 && mac[1] == 0 && mac[2] == 0x5e && mac[3] == 0 && (mac[4] == 1 || mac[4] == 2)
 }
 
-
 // Create makes (or takes over, after a crash) the macvlan of vrid on
 // parent, called name (config.Instance.VMACName), in the calling thread's
 // network namespace, brings it up and returns its name. An interface of that name

@@ -151,7 +151,11 @@ func (d *Daemon) carryOut(ctx context.Context, plan reloadPlan, current []*track
 			d.groups.ownFault(ic.Name, reason, false)
 		}
 	}
-	removeUnusedVMACs(d, plan.stopped, current, append(slices.Clone(keep), fresh...))
+	stopped := make([]*tracked, 0, len(plan.stopped))
+	for _, i := range plan.stopped {
+		stopped = append(stopped, current[i])
+	}
+	d.removeUnheldVMACs(stopped, append(slices.Clone(keep), fresh...), "its instance was removed")
 	d.mu.Lock()
 	d.cfg = cfg
 	d.runners = append(keep, fresh...)
@@ -200,34 +204,25 @@ func (d *Daemon) dropFresh(fresh, current []*tracked) {
 	for _, f := range fresh {
 		f.release()
 	}
-	inUse := map[string]bool{}
-	for _, t := range current {
-		inUse[t.vmac] = true
-	}
-	for _, f := range fresh {
-		if f.vmac != "" && !inUse[f.vmac] {
-			if err := d.host.removeVMAC(f.vmac); err != nil {
-				d.log.Warn("removing the virtual MAC interface of a rejected reload", zap.String("interface", f.vmac), zap.Error(err))
-			}
-		}
-	}
+	d.removeUnheldVMACs(fresh, current, "the reload that made it was rejected")
 }
 
-// removeUnusedVMACs removes the macvlans of the instances a reload stopped
-// that no running instance holds its addresses on any more: a successor
-// with use_vmac on the same interface and VRID took its macvlan over.
-func removeUnusedVMACs(d *Daemon, stopped []int, current, running []*tracked) {
+// removeUnheldVMACs removes the macvlans of gone instances that no instance
+// in held holds its addresses on: a successor with use_vmac on the same
+// interface and VRID takes its predecessor's over.
+func (d *Daemon) removeUnheldVMACs(gone, held []*tracked, because string) {
 	inUse := map[string]bool{}
-	for _, t := range running {
+	for _, t := range held {
 		inUse[t.vmac] = true
 	}
-	for _, i := range stopped {
-		if v := current[i].vmac; v != "" && !inUse[v] {
-			if err := d.host.removeVMAC(v); err != nil {
-				d.log.Warn("removing the virtual MAC interface of a removed instance", zap.String("interface", v), zap.Error(err))
-				continue
-			}
-			d.log.Info("virtual MAC interface removed with its instance", zap.String("interface", v))
+	for _, t := range gone {
+		if t.vmac == "" || inUse[t.vmac] {
+			continue
 		}
+		if err := d.host.removeVMAC(t.vmac); err != nil {
+			d.log.Warn("removing a virtual MAC interface no instance holds", zap.String("interface", t.vmac), zap.String("because", because), zap.Error(err))
+			continue
+		}
+		d.log.Info("virtual MAC interface removed", zap.String("interface", t.vmac), zap.String("because", because))
 	}
 }

@@ -84,7 +84,7 @@ func (d *Daemon) newRunner(ctx context.Context, ic config.Instance) (*tracked, e
 		ann.Close()
 		// Only when the daemon stops: an instance a reload replaces hands
 		// its macvlan on to its successor, and one a reload removes has
-		// its macvlan removed by the reload (removeUnusedVMACs).
+		// its macvlan removed by the reload (removeUnheldVMACs).
 		if vm != "" && d.ctx.Err() != nil {
 			if err := d.host.removeVMAC(vm); err != nil {
 				d.log.Warn("removing the virtual MAC interface", zap.Error(err))

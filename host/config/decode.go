@@ -36,6 +36,18 @@ func (d *decoder) valueError(attr *hcl.Attribute, summary, detail string) {
 	d.errorAt(attr.Expr.Range(), attr.Range.Ptr(), summary, detail)
 }
 
+// valueWarning warns of attribute attr's value, pointing at the value.
+func (d *decoder) valueWarning(attr *hcl.Attribute, summary, detail string) {
+	r := attr.Expr.Range()
+	d.diags = append(d.diags, &hcl.Diagnostic{
+		Severity: hcl.DiagWarning,
+		Summary:  summary,
+		Detail:   detail,
+		Subject:  &r,
+		Context:  attr.Range.Ptr(),
+	})
+}
+
 // quote is the source text of rng, shortened to one line, for messages.
 func (d *decoder) quote(rng hcl.Range) string {
 	if rng.Start.Byte < 0 || rng.End.Byte > len(d.src) || rng.Start.Byte > rng.End.Byte {

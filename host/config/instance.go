@@ -145,14 +145,8 @@ func (d *decoder) instance(blk *hcl.Block) (Instance, hcl.Range) {
 
 	d.unicast(attrs, &in)
 	if a, ok := attrs["vmac_xmit_base"]; ok && in.VMACXmitBase && len(in.UnicastPeers) > 0 {
-		r := a.Expr.Range()
-		d.diags = append(d.diags, &hcl.Diagnostic{
-			Severity: hcl.DiagWarning,
-			Summary:  "vmac_xmit_base changes nothing with unicast_peers",
-			Detail:   "unicast adverts always go out and come in on the interface itself; remove the line",
-			Subject:  &r,
-			Context:  a.Range.Ptr(),
-		})
+		d.valueWarning(a, "vmac_xmit_base changes nothing with unicast_peers",
+			"unicast adverts always go out and come in on the interface itself; remove the line")
 	}
 
 	if a, ok := attrs["auth_pass"]; ok {
@@ -185,14 +179,8 @@ func (d *decoder) authPass(a *hcl.Attribute, version uint8, versionOK bool) stri
 	}
 	switch {
 	case versionOK && version != 2:
-		r := a.Expr.Range()
-		d.diags = append(d.diags, &hcl.Diagnostic{
-			Severity: hcl.DiagWarning,
-			Summary:  "auth_pass is ignored by VRRPv3",
-			Detail:   "VRRPv3 has no authentication (keepalived ignores it too); remove auth_pass, or set version = 2 on every node to use it",
-			Subject:  &r,
-			Context:  a.Range.Ptr(),
-		})
+		d.valueWarning(a, "auth_pass is ignored by VRRPv3",
+			"VRRPv3 has no authentication (keepalived ignores it too); remove auth_pass, or set version = 2 on every node to use it")
 		return ""
 	case s == "":
 		d.valueError(a, "auth_pass is empty", "remove the line for no authentication, or set 1 to 8 characters")

@@ -64,17 +64,10 @@ func (d *decoder) extraIPv6(attrs hcl.Attributes, in *Instance) {
 		in.ExcludedIPs = d.excludedIPs(a, in.VirtualIPs)
 	}
 	if familyOf(in.VirtualIPs) == 6 && !in.VirtualIPs[0].Addr().IsLinkLocalUnicast() {
-		a := attrs["virtual_ips"]
-		r := a.Expr.Range()
-		d.diags = append(d.diags, &hcl.Diagnostic{
-			Severity: hcl.DiagWarning,
-			Summary:  fmt.Sprintf("the first IPv6 virtual IP %s is not link-local", in.VirtualIPs[0].Addr()),
-			Detail: "RFC 5798 (5.2.9) wants the first address of an IPv6 advertisement to be a link-local one; " +
-				"keepalived only warns as well, and both work without it. To follow the RFC, put a fe80:: address first on every node at once: " +
-				"the list is in every advert, and nodes whose lists differ drop each other's adverts (README: changing virtual_ips on a live pair).",
-			Subject: &r,
-			Context: a.Range.Ptr(),
-		})
+		d.valueWarning(attrs["virtual_ips"], fmt.Sprintf("the first IPv6 virtual IP %s is not link-local", in.VirtualIPs[0].Addr()),
+			"RFC 5798 (5.2.9) wants the first address of an IPv6 advertisement to be a link-local one; "+
+				"keepalived only warns as well, and both work without it. To follow the RFC, put a fe80:: address first on every node at once: "+
+				"the list is in every advert, and nodes whose lists differ drop each other's adverts (README: changing virtual_ips on a live pair).")
 	}
 }
 

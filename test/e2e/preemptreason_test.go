@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hasidecar/hasidecar/host/status"
 	"github.com/hasidecar/hasidecar/internal/netlab"
 )
 
@@ -59,16 +58,8 @@ func TestTakeoverNamesRefusedKeepalivedAdverts(t *testing.T) {
 
 	other := netip.MustParsePrefix("198.51.100.201/24")
 	d := startHasidecar(t, lab, hn, nodeConfig{Priority: 100, Preempt: true, VIPs: []netip.Prefix{other}})
-	var st status.InstanceStatus
-	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-		// Polled with a short timeout: the control socket opens
-		// after start, and a failed read just waits for the next.
-		if all, _, err := timedStatus(d, time.Second); err == nil && len(all.Instances) == 1 {
-			if st = all.Instances[0]; st.State == "MASTER" {
-				break
-			}
-		}
-	}
+	waitSoleHolderOf(t, lab, other.Addr(), hn, 10*time.Second)
+	st := d.status(t).Instances[0]
 	if st.State != "MASTER" {
 		t.Fatalf("hasidecar is %s, want MASTER after refusing keepalived's adverts", st.State)
 	}
